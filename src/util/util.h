@@ -1,0 +1,39 @@
+/*
+ * Internal helpers shared by every module: the thread-local error message,
+ * whole-file reading with a size ceiling, and small checked arithmetic.
+ */
+#ifndef LFR_UTIL_H
+#define LFR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lfr/lfr.h"
+
+#if defined(__GNUC__)
+#define LFR__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LFR__PRINTF(a, b)
+#endif
+
+/* Record a detail message for lfr_errmsg() and return `status`, so that
+ * failures read `return lfr__err(LFR_ERR_FORMAT, "%s: ...", path);`. */
+int lfr__err(int status, const char *fmt, ...) LFR__PRINTF(2, 3);
+
+/* Prefix the current message with "prefix: " (e.g. a file name). */
+int lfr__err_prefix(int status, const char *prefix);
+
+/* Read a whole file into a malloc'd buffer, refusing files over max_size.
+ * The caller frees *data_out. */
+int lfr__read_file(const char *path, size_t max_size, uint8_t **data_out, size_t *size_out);
+
+/* Hex sha256 of a buffer into out[65]. */
+void lfr__sha256_hex(const uint8_t *data, size_t size, char out[65]);
+
+/* a * b into *out, failing on overflow of size_t. */
+static inline int lfr__mul_ok(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+#endif
