@@ -84,6 +84,10 @@ int lfr__tflite_load_file(const char *path, lfr__graph **graph_out);
 
 void lfr__graph_free(lfr__graph *g);
 
+/* For tests: the file offset of operator code i's opcode byte (the low byte
+ * of builtin_code, or deprecated_builtin_code when that is absent). */
+int lfr__tflite_opcode_offset(const uint8_t *buf, size_t size, int i, size_t *off_out);
+
 /* Shape of tensor t when the graph runs at batch `batch`: the leading
  * dimension of activations that carry the file's batch is replaced. */
 void lfr__graph_shape(const lfr__graph *g, int t, int batch, int *n_dims_out, int *dims_out);
@@ -112,10 +116,15 @@ int lfr__ref_op(const lfr__graph *g, const lfr__op *op, int batch, const float *
 
 typedef struct lfr__xnn lfr__xnn;
 
-/* Build an XNNPACK runtime for the graph at batch `batch` with a thread pool
- * of n_threads (1: caller's thread). Operators XNNPACK lacks at the graph's
+/* A thread pool for runtimes (NULL for n_threads == 1: run on the caller's
+ * thread). One pool may serve several runtimes used by one thread. */
+int lfr__xnn_pool_create(int n_threads, void **pool_out);
+void lfr__xnn_pool_free(void *pool);
+
+/* Build an XNNPACK runtime for the graph at batch `batch` on `pool` (may be
+ * NULL; must outlive the runtime). Operators XNNPACK lacks at the graph's
  * tail (CONCATENATION feeding an output) run in C after the runtime. */
-int lfr__xnn_create(const lfr__graph *g, int batch, int n_threads, lfr__xnn **out);
+int lfr__xnn_create(const lfr__graph *g, int batch, void *pool, lfr__xnn **out);
 
 /* Pointers to the runtime's own input and output buffers (sized per
  * lfr__graph_numel at the runtime's batch). Valid until lfr__xnn_free. */

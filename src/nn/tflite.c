@@ -939,6 +939,23 @@ int lfr__tflite_load_file(const char *path, lfr__graph **graph_out)
     return rc;
 }
 
+int lfr__tflite_opcode_offset(const uint8_t *buf, size_t size, int i, size_t *off_out)
+{
+    fb b = {.p = buf, .n = size, .name = "model"};
+    fbt model, ct;
+    fbv codes;
+    *off_out = 0;
+    if (size < 8 || !fb_table(&b, fb_u32(&b, 0), &model) || !fb_vec(&b, &model, 1, 4, &codes) ||
+        i < 0 || (uint32_t)i >= codes.len || !fb_vec_table(&b, &codes, (uint32_t)i, &ct))
+        return LFR_ERR_FORMAT;
+    size_t at = fb_field(&b, &ct, 0, 1);
+    if (!at) return LFR_ERR_FORMAT;
+    if (fb_int(&b, &ct, 3, 4, 1, 0) > 127) return LFR_ERR_UNSUPPORTED;
+    /* Point the wider builtin_code field at the same value when present. */
+    *off_out = fb_field(&b, &ct, 3, 4) ? fb_field(&b, &ct, 3, 4) : at;
+    return LFR_OK;
+}
+
 void lfr__graph_free(lfr__graph *g)
 {
     if (!g) return;

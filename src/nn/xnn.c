@@ -26,7 +26,7 @@ struct lfr__xnn {
     const lfr__graph *g;
     int batch;
     xnn_runtime_t rt;
-    pthreadpool_t pool;
+    pthreadpool_t pool; /* the caller's; NULL runs on the calling thread */
     float *in[LFR__MAX_IO];
     float *out[LFR__MAX_IO];
     int n_tail;                       /* concatenations run after the runtime */
@@ -295,9 +295,6 @@ static int build(lfr__xnn *x)
             goto out;
         }
     }
-    if (x->pool == NULL && x->batch > 0) {
-        /* pool created by the caller of build() when n_threads > 1 */
-    }
     s = xnn_create_runtime_v2(B.sg, x->pool, 0, &x->rt);
     if (s != xnn_status_success) {
         rc = lfr__err(LFR_ERR_BACKEND, "%s: XNNPACK could not create a runtime (status %d)",
@@ -315,25 +312,35 @@ out:
     return rc;
 }
 
-int lfr__xnn_create(const lfr__graph *g, int batch, int n_threads, lfr__xnn **out)
+int lfr__xnn_pool_create(int n_threads, void **pool_out)
+{
+    *pool_out = NULL;
+    if (n_threads < 1 || n_threads > 256)
+        return lfr__err(LFR_ERR_INVALID, "thread count %d out of range 1..256", n_threads);
+    if (n_threads == 1) return LFR_OK;
+    *pool_out = pthreadpool_create((size_t)n_threads);
+    if (!*pool_out)
+        return lfr__err(LFR_ERR_BACKEND, "cannot create a pool of %d threads", n_threads);
+    return LFR_OK;
+}
+
+void lfr__xnn_pool_free(void *pool)
+{
+    if (pool) pthreadpool_destroy(pool);
+}
+
+int lfr__xnn_create(const lfr__graph *g, int batch, void *pool, lfr__xnn **out)
 {
     *out = NULL;
     int rc = lfr__xnn_init();
     if (rc != LFR_OK) return rc;
-    if (batch < 1 || batch > 1024 || n_threads < 1 || n_threads > 256)
-        return lfr__err(LFR_ERR_INVALID, "batch %d or thread count %d out of range", batch,
-                        n_threads);
+    if (batch < 1 || batch > 1024)
+        return lfr__err(LFR_ERR_INVALID, "batch %d out of range 1..1024", batch);
     lfr__xnn *x = calloc(1, sizeof *x);
     if (!x) return lfr__err(LFR_ERR_NOMEM, "out of memory");
     x->g = g;
     x->batch = batch;
-    if (n_threads > 1) {
-        x->pool = pthreadpool_create((size_t)n_threads);
-        if (!x->pool) {
-            free(x);
-            return lfr__err(LFR_ERR_BACKEND, "cannot create a pool of %d threads", n_threads);
-        }
-    }
+    x->pool = pool;
     rc = build(x);
     if (rc != LFR_OK) {
         lfr__xnn_free(x);
@@ -371,7 +378,6 @@ void lfr__xnn_free(lfr__xnn *x)
 {
     if (!x) return;
     if (x->rt) xnn_delete_runtime(x->rt);
-    if (x->pool) pthreadpool_destroy(x->pool);
     for (int i = 0; i < x->n_ext; i++) free(x->ext[i].data);
     for (int k = 0; k < x->n_tail; k++) free(x->out[x->tail_out[k]]);
     free(x->zeros);

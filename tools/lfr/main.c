@@ -1,0 +1,598 @@
+/*
+ * The `lfr` command. Each subcommand is a function cmd_<name>; all of them
+ * use the public API of include/lfr/lfr.h, except `eval`, which also uses
+ * the internal evaluation module until that has a public interface.
+ * Errors are one line on stderr, "lfr: <what>", and a non-zero exit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eval/eval.h"
+#include "lfr/lfr.h"
+
+#define MAX_FACES 256
+
+static const char usage_text[] =
+    "usage: lfr <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  detect IMAGE [--json]          faces with boxes, keypoints and scores\n"
+    "  embed IMAGE [--json]           one 192-d template per face\n"
+    "  compare IMAGE_A IMAGE_B        cosine similarity of the largest faces, and\n"
+    "                                 same/different at the default threshold\n"
+    "  eval lfw --data DIR [--pairs FILE] [--json FILE] [--scores FILE]\n"
+    "                                 LFW View 2 10-fold accuracy, AUC, TAR at FAR\n"
+    "  version                        versions of the program, models and XNNPACK\n"
+    "\n"
+    "options for every command:\n"
+    "  --models DIR          model folder (default $LFR_MODELS, else ./models)\n"
+    "  --detector full|short BlazeFace full range (default) or short range\n"
+    "  --threads N           threads (default 1; eval: workers, default 2)\n"
+    "  --min-score X         detection threshold (default 0.5)\n"
+    "  --no-tiles            detect on the letterboxed frame only\n"
+    "  --max-pixels N        refuse larger images (default 100000000)\n";
+
+static void usage(FILE *f)
+{
+    fputs(usage_text, f);
+}
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lfr: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* ---- Options ------------------------------------------------------------------ */
+
+typedef struct opts {
+    lfr_engine_config cfg;
+    int threads;
+    int json;
+    const char *data, *pairs, *json_file, *scores_file;
+    const char *pos[4];
+    int n_pos;
+} opts;
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_opts(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg = lfr_engine_config_default();
+    o->threads = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+#define NEED_VALUE                                                                                 \
+    do {                                                                                           \
+        if (!v) return fail("%s needs a value", a), 0;                                             \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "--json") && (o->n_pos == 0 || strcmp(o->pos[0], "lfw"))) {
+            o->json = 1;
+        } else if (!strcmp(a, "--json")) {
+            NEED_VALUE;
+            o->json_file = v;
+        } else if (!strcmp(a, "--models")) {
+            NEED_VALUE;
+            o->cfg.model_dir = v;
+        } else if (!strcmp(a, "--detector")) {
+            NEED_VALUE;
+            if (!strcmp(v, "full")) o->cfg.detector = LFR_DETECTOR_FULL_RANGE;
+            else if (!strcmp(v, "short")) o->cfg.detector = LFR_DETECTOR_SHORT_RANGE;
+            else return fail("--detector must be full or short, not '%s'", v), 0;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VALUE;
+            if (!parse_long(v, 1, 64, &n)) return fail("--threads must be 1..64"), 0;
+            o->threads = (int)n;
+        } else if (!strcmp(a, "--min-score")) {
+            NEED_VALUE;
+            char *end;
+            o->cfg.min_score = strtof(v, &end);
+            if (*end || !(o->cfg.min_score > 0 && o->cfg.min_score < 1))
+                return fail("--min-score must be in (0, 1)"), 0;
+        } else if (!strcmp(a, "--no-tiles")) {
+            o->cfg.tile = 0;
+        } else if (!strcmp(a, "--max-pixels")) {
+            NEED_VALUE;
+            if (!parse_long(v, 1, 2000000000L, &n)) return fail("--max-pixels out of range"), 0;
+            o->cfg.max_pixels = (uint64_t)n;
+        } else if (!strcmp(a, "--data")) {
+            NEED_VALUE;
+            o->data = v;
+        } else if (!strcmp(a, "--pairs")) {
+            NEED_VALUE;
+            o->pairs = v;
+        } else if (!strcmp(a, "--scores")) {
+            NEED_VALUE;
+            o->scores_file = v;
+        } else if (a[0] == '-' && a[1] == '-') {
+            return fail("unknown option '%s' (see lfr help)", a), 0;
+        } else if (o->n_pos < 4) {
+            o->pos[o->n_pos++] = a;
+        } else {
+            return fail("too many arguments"), 0;
+        }
+#undef NEED_VALUE
+    }
+    return 1;
+}
+
+static int open_engine(opts *o, lfr_engine **e, lfr_session **s)
+{
+    *e = NULL;
+    *s = NULL;
+    if (lfr_engine_open(&o->cfg, e) != LFR_OK) return fail("%s", lfr_errmsg());
+    if (lfr_session_open(*e, o->threads > 0 ? o->threads : 1, s) != LFR_OK) {
+        fail("%s", lfr_errmsg());
+        lfr_engine_close(*e);
+        *e = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- JSON output ---------------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
+
+/* ---- detect / embed / compare ------------------------------------------------------ */
+
+static int load_and_detect(opts *o, lfr_session *s, const char *path, lfr_image *img,
+                           lfr_face *faces, int *n)
+{
+    if (lfr_image_load(path, o->cfg.max_pixels, img) != LFR_OK) return fail("%s", lfr_errmsg());
+    if (lfr_session_detect(s, img, faces, MAX_FACES, n) != LFR_OK) {
+        fail("%s: %s", path, lfr_errmsg());
+        lfr_image_free(img);
+        return 1;
+    }
+    if (*n > MAX_FACES) *n = MAX_FACES;
+    return 0;
+}
+
+static void print_face_json(FILE *f, const lfr_face *fc)
+{
+    fprintf(f, "{\"score\": %.4f, \"box\": [%.2f, %.2f, %.2f, %.2f], \"keypoints\": [", fc->score,
+            fc->box.x, fc->box.y, fc->box.w, fc->box.h);
+    for (int k = 0; k < LFR_N_KEYPOINTS; k++)
+        fprintf(f, "%s[%.2f, %.2f]", k ? ", " : "", fc->kp[k].x, fc->kp[k].y);
+    fputs("]", f);
+}
+
+static int cmd_detect_embed(opts *o, int embed)
+{
+    if (o->n_pos != 1) return fail("%s needs one IMAGE", embed ? "embed" : "detect");
+    lfr_engine *e;
+    lfr_session *s;
+    if (open_engine(o, &e, &s)) return 1;
+    lfr_image img;
+    static lfr_face faces[MAX_FACES];
+    static float tpl[MAX_FACES * LFR_TEMPLATE_DIM];
+    int n, rc = 0;
+    if (load_and_detect(o, s, o->pos[0], &img, faces, &n)) {
+        rc = 1;
+        goto out;
+    }
+    if (embed && n > 0 && lfr_session_embed(s, &img, faces, n, tpl) != LFR_OK) {
+        rc = fail("%s: %s", o->pos[0], lfr_errmsg());
+        lfr_image_free(&img);
+        goto out;
+    }
+    if (o->json) {
+        printf("{\"image\": ");
+        json_str(stdout, o->pos[0]);
+        printf(", \"width\": %d, \"height\": %d, \"faces\": [", img.width, img.height);
+        for (int i = 0; i < n; i++) {
+            printf(i ? ",\n  " : "\n  ");
+            print_face_json(stdout, &faces[i]);
+            if (embed) {
+                printf(", \"template\": [");
+                for (int k = 0; k < LFR_TEMPLATE_DIM; k++)
+                    printf("%s%.6f", k ? ", " : "", tpl[i * LFR_TEMPLATE_DIM + k]);
+                printf("]");
+            }
+            printf("}");
+        }
+        printf("%s]}\n", n ? "\n" : "");
+    } else {
+        printf("%s: %dx%d, %d face%s\n", o->pos[0], img.width, img.height, n, n == 1 ? "" : "s");
+        for (int i = 0; i < n; i++) {
+            const lfr_face *f = &faces[i];
+            printf("face %d: score %.3f box %.1f,%.1f %.1fx%.1f eyes (%.1f,%.1f) (%.1f,%.1f) "
+                   "nose (%.1f,%.1f) mouth (%.1f,%.1f)\n",
+                   i, f->score, f->box.x, f->box.y, f->box.w, f->box.h, f->kp[0].x, f->kp[0].y,
+                   f->kp[1].x, f->kp[1].y, f->kp[2].x, f->kp[2].y, f->kp[3].x, f->kp[3].y);
+            if (embed) {
+                printf("  template:");
+                for (int k = 0; k < LFR_TEMPLATE_DIM; k++)
+                    printf(" %.5f", tpl[i * LFR_TEMPLATE_DIM + k]);
+                printf("\n");
+            }
+        }
+    }
+    /* Templates of whoever was in the image are not left in memory. */
+    memset(tpl, 0, sizeof tpl);
+    lfr_image_free(&img);
+out:
+    lfr_session_close(s);
+    lfr_engine_close(e);
+    return rc;
+}
+
+static int largest_face(const lfr_face *f, int n)
+{
+    int best = -1;
+    float area = -1;
+    for (int i = 0; i < n; i++)
+        if (f[i].box.w * f[i].box.h > area) {
+            area = f[i].box.w * f[i].box.h;
+            best = i;
+        }
+    return best;
+}
+
+static int cmd_compare(opts *o)
+{
+    if (o->n_pos != 2) return fail("compare needs IMAGE_A and IMAGE_B");
+    lfr_engine *e;
+    lfr_session *s;
+    if (open_engine(o, &e, &s)) return 1;
+    float tpl[2][LFR_TEMPLATE_DIM];
+    static lfr_face faces[MAX_FACES];
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        lfr_image img;
+        int n;
+        if (load_and_detect(o, s, o->pos[k], &img, faces, &n)) {
+            rc = 1;
+            break;
+        }
+        int b = largest_face(faces, n);
+        if (b < 0) rc = fail("%s: no face found", o->pos[k]);
+        else if (lfr_session_embed(s, &img, &faces[b], 1, tpl[k]) != LFR_OK)
+            rc = fail("%s: %s", o->pos[k], lfr_errmsg());
+        lfr_image_free(&img);
+    }
+    if (!rc) {
+        float sim = lfr_template_similarity(tpl[0], tpl[1]);
+        printf("%.4f %s\n", sim, sim >= LFR_DEFAULT_THRESHOLD ? "same" : "different");
+    }
+    memset(tpl, 0, sizeof tpl);
+    lfr_session_close(s);
+    lfr_engine_close(e);
+    return rc;
+}
+
+/* ---- eval lfw ------------------------------------------------------------------ */
+
+typedef struct eval_job {
+    opts *o;
+    lfr_engine *eng;
+    const lfr__eval_images *imgs;
+    const char *root;
+    float *tpl;           /* n_images x LFR_TEMPLATE_DIM */
+    unsigned char *found; /* 1 face embedded, 0 no face, 2 unreadable */
+    atomic_size_t next;
+    atomic_size_t done;
+    atomic_int error;
+    char errmsg[512];
+    pthread_mutex_t lock;
+} eval_job;
+
+static void *eval_worker(void *arg)
+{
+    eval_job *j = arg;
+    lfr_session *s;
+    if (lfr_session_open(j->eng, 1, &s) != LFR_OK) {
+        pthread_mutex_lock(&j->lock);
+        snprintf(j->errmsg, sizeof j->errmsg, "%s", lfr_errmsg());
+        pthread_mutex_unlock(&j->lock);
+        atomic_store(&j->error, 1);
+        return NULL;
+    }
+    lfr_face faces[64];
+    char path[4096];
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->imgs->n_images || atomic_load(&j->error)) break;
+        snprintf(path, sizeof path, "%s/%s", j->root, j->imgs->path[i]);
+        lfr_image img;
+        int n;
+        j->found[i] = 2;
+        if (lfr_image_load(path, j->o->cfg.max_pixels, &img) == LFR_OK) {
+            j->found[i] = 0;
+            if (lfr_session_detect(s, &img, faces, 64, &n) == LFR_OK && n > 0) {
+                int b = largest_face(faces, n < 64 ? n : 64);
+                if (lfr_session_embed(s, &img, &faces[b], 1, j->tpl + i * LFR_TEMPLATE_DIM) ==
+                    LFR_OK)
+                    j->found[i] = 1;
+            }
+            lfr_image_free(&img);
+        } else {
+            pthread_mutex_lock(&j->lock);
+            fprintf(stderr, "\nlfr: %s\n", lfr_errmsg());
+            pthread_mutex_unlock(&j->lock);
+        }
+        atomic_fetch_add(&j->done, 1);
+    }
+    lfr_session_close(s);
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void progress(size_t done, size_t total, double t0)
+{
+    int width = 40, filled = total ? (int)(width * done / total) : width;
+    double el = now_s() - t0, eta = done ? el * (double)(total - done) / (double)done : 0;
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu images, %.0f s, eta %.0f s ", filled,
+            "########################################", width - filled, "", done, total, el, eta);
+}
+
+static int write_json(const char *file, const lfr__eval_summary *s, size_t n_images,
+                      size_t no_face, size_t unreadable, size_t n_missing_pairs, double secs,
+                      const lfr_engine *e)
+{
+    FILE *f = fopen(file, "w");
+    if (!f) return fail("%s: cannot write: %s", file, strerror(errno));
+    fprintf(f, "{\n  \"protocol\": \"LFW View 2, 10-fold\",\n  \"pairs\": %zu,\n", s->n);
+    fprintf(f, "  \"accuracy\": ");
+    json_num(f, s->kfold.mean);
+    fprintf(f, ",\n  \"accuracy_std\": ");
+    json_num(f, s->kfold.std);
+    fprintf(f, ",\n  \"auc\": ");
+    json_num(f, s->auc);
+    const char *names[LFR__EVAL_N_FAR] = {"1e-2", "1e-3", "1e-4"};
+    for (int k = 0; k < LFR__EVAL_N_FAR; k++) {
+        fprintf(f, ",\n  \"tar_at_far_%s\": ", names[k]);
+        json_num(f, s->tar[k].supported ? s->tar[k].tar : NAN);
+        fprintf(f, ",\n  \"threshold_at_far_%s\": ", names[k]);
+        json_num(f, s->tar[k].supported ? s->tar[k].threshold : NAN);
+    }
+    fprintf(f, ",\n  \"eer\": ");
+    json_num(f, s->eer.eer);
+    fprintf(f, ",\n  \"best_threshold\": ");
+    json_num(f, s->best.threshold);
+    fprintf(f, ",\n  \"fold_accuracy\": [");
+    for (int k = 0; k < s->kfold.n_folds; k++) {
+        fprintf(f, k ? ", " : "");
+        json_num(f, s->kfold.accuracy[k]);
+    }
+    fprintf(f, "],\n  \"fold_threshold\": [");
+    for (int k = 0; k < s->kfold.n_folds; k++) {
+        fprintf(f, k ? ", " : "");
+        json_num(f, s->kfold.threshold[k]);
+    }
+    fprintf(f, "],\n  \"images\": %zu,\n  \"no_face\": %zu,\n  \"unreadable\": %zu,\n", n_images,
+            no_face, unreadable);
+    fprintf(f, "  \"pairs_missing_a_face\": %zu,\n  \"seconds\": %.1f,\n", n_missing_pairs, secs);
+    fprintf(f, "  \"detector_sha256\": \"%s\",\n  \"embedder_sha256\": \"%s\",\n",
+            lfr_engine_model_sha256(e, "detector"), lfr_engine_model_sha256(e, "embedder"));
+    fprintf(f, "  \"version\": \"%s\"\n}\n", LFR_VERSION);
+    if (fclose(f) != 0) return fail("%s: write failed: %s", file, strerror(errno));
+    return 0;
+}
+
+static int cmd_eval(opts *o)
+{
+    if (o->n_pos != 1 || strcmp(o->pos[0], "lfw"))
+        return fail("usage: lfr eval lfw --data DIR [--pairs FILE] [--json FILE] "
+                    "[--scores FILE]");
+    if (!o->data) return fail("eval lfw needs --data DIR (the LFW folder)");
+    char pairs_path[4096];
+    snprintf(pairs_path, sizeof pairs_path, "%s/pairs.txt", o->data);
+    lfr__eval_pairs pairs;
+    if (lfr__eval_pairs_load(o->pairs ? o->pairs : pairs_path, &pairs) != LFR_OK)
+        return fail("%s", lfr_errmsg());
+    lfr__eval_images imgs;
+    if (lfr__eval_pairs_images(&pairs, &imgs) != LFR_OK) {
+        lfr__eval_pairs_free(&pairs);
+        return fail("%s", lfr_errmsg());
+    }
+    int rc = 0;
+    lfr_engine *e = NULL;
+    eval_job j;
+    memset(&j, 0, sizeof j);
+    double *score = malloc(pairs.n_pairs * sizeof *score);
+    unsigned char *same = malloc(pairs.n_pairs);
+    int *fold = malloc(pairs.n_pairs * sizeof *fold);
+    j.tpl = calloc(imgs.n_images, LFR_TEMPLATE_DIM * sizeof(float));
+    j.found = calloc(imgs.n_images, 1);
+    if (!score || !same || !fold || !j.tpl || !j.found) {
+        rc = fail("out of memory");
+        goto out;
+    }
+    if (lfr_engine_open(&o->cfg, &e) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    j.o = o;
+    j.eng = e;
+    j.imgs = &imgs;
+    j.root = o->data;
+    pthread_mutex_init(&j.lock, NULL);
+    int nt = o->threads > 0 ? o->threads : 2;
+    pthread_t th[64];
+    double t0 = now_s();
+    int started = 0;
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&th[i], NULL, eval_worker, &j) == 0) started++;
+    if (started == 0) {
+        rc = fail("cannot start worker threads");
+        goto out;
+    }
+    int tty = isatty(2);
+    while (atomic_load(&j.done) < imgs.n_images && !atomic_load(&j.error)) {
+        if (tty) progress(atomic_load(&j.done), imgs.n_images, t0);
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+        int alive = 0;
+        for (int i = 0; i < started; i++) alive += pthread_tryjoin_np(th[i], NULL) == EBUSY;
+        if (!alive) break;
+    }
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    double secs = now_s() - t0;
+    progress(atomic_load(&j.done), imgs.n_images, t0);
+    fputc('\n', stderr);
+    if (atomic_load(&j.error)) {
+        rc = fail("%s", j.errmsg);
+        goto out;
+    }
+    size_t no_face = 0, unreadable = 0;
+    for (size_t i = 0; i < imgs.n_images; i++) {
+        no_face += j.found[i] == 0;
+        unreadable += j.found[i] == 2;
+    }
+    for (size_t p = 0; p < pairs.n_pairs; p++) {
+        size_t a = imgs.index_a[p], b = imgs.index_b[p];
+        score[p] = j.found[a] == 1 && j.found[b] == 1
+                       ? (double)lfr_template_similarity(j.tpl + a * LFR_TEMPLATE_DIM,
+                                                         j.tpl + b * LFR_TEMPLATE_DIM)
+                       : NAN;
+        same[p] = (unsigned char)pairs.pair[p].same;
+        fold[p] = pairs.pair[p].fold;
+    }
+    const char *scores_file = o->scores_file ? o->scores_file : "lfw_scores.tsv";
+    FILE *sf = fopen(scores_file, "w");
+    if (!sf) {
+        rc = fail("%s: cannot write: %s", scores_file, strerror(errno));
+        goto out;
+    }
+    fprintf(sf, "pair_index\tfold\tsame\tcosine\timage_a\timage_b\n");
+    for (size_t p = 0; p < pairs.n_pairs; p++) {
+        fprintf(sf, "%zu\t%d\t%s\t", p, fold[p] + 1, same[p] ? "same" : "diff");
+        if (isnan(score[p])) fprintf(sf, "nan");
+        else fprintf(sf, "%.6f", score[p]);
+        fprintf(sf, "\t%s\t%s\n", pairs.pair[p].path_a, pairs.pair[p].path_b);
+    }
+    if (fclose(sf) != 0) {
+        rc = fail("%s: write failed", scores_file);
+        goto out;
+    }
+    size_t n = pairs.n_pairs, n_missing = 0;
+    if (lfr__eval_missing_apply(LFR__EVAL_MISSING_SCORE, -1.0, score, same, fold, n, &n,
+                                &n_missing) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    lfr__eval_data d = {score, same, fold, n};
+    lfr__eval_summary s;
+    if (lfr__eval_summarize(&d, pairs.n_folds, &s) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    printf("LFW View 2: %zu pairs, %d folds, %zu images in %.1f s\n", n, pairs.n_folds,
+           imgs.n_images, secs);
+    printf("accuracy        %.2f %% +- %.2f (10-fold, threshold chosen on 9 folds)\n",
+           100 * s.kfold.mean, 100 * s.kfold.std);
+    printf("AUC             %.4f\n", s.auc);
+    printf("TAR at FAR 1e-2 %.2f %% (threshold %.3f)\n", 100 * s.tar[0].tar, s.tar[0].threshold);
+    printf("TAR at FAR 1e-3 %.2f %% (threshold %.3f)\n", 100 * s.tar[1].tar, s.tar[1].threshold);
+    printf("EER             %.2f %%\n", 100 * s.eer.eer);
+    printf("no face         %zu of %zu images (%.3f %%), %zu unreadable; %zu pairs scored -1\n",
+           no_face, imgs.n_images, 100.0 * (double)no_face / (double)imgs.n_images, unreadable,
+           n_missing);
+    printf("scores          %s\n", scores_file);
+    if (o->json_file &&
+        write_json(o->json_file, &s, imgs.n_images, no_face, unreadable, n_missing, secs, e))
+        rc = 1;
+out:
+    if (j.tpl) memset(j.tpl, 0, imgs.n_images * LFR_TEMPLATE_DIM * sizeof(float));
+    free(j.tpl);
+    free(j.found);
+    free(score);
+    free(same);
+    free(fold);
+    lfr_engine_close(e);
+    lfr__eval_images_free(&imgs);
+    lfr__eval_pairs_free(&pairs);
+    return rc;
+}
+
+/* ---- version ---------------------------------------------------------------- */
+
+static int cmd_version(opts *o)
+{
+    printf("lfr %s\n", LFR_VERSION);
+    printf("backend %s\n", lfr_backend_version());
+    lfr_engine *e;
+    if (lfr_engine_open(&o->cfg, &e) != LFR_OK) {
+        printf("models: not loaded (%s)\n", lfr_errmsg());
+        return 1;
+    }
+    printf("detector %s sha256 %s\n",
+           o->cfg.detector == LFR_DETECTOR_SHORT_RANGE ? "face_detection_short_range.tflite"
+                                                       : "face_detection_full_range.tflite",
+           lfr_engine_model_sha256(e, "detector"));
+    printf("embedder MobileFaceNet.tflite sha256 %s\n", lfr_engine_model_sha256(e, "embedder"));
+    lfr_engine_close(e);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    opts o;
+    if (!parse_opts(argc - 2, argv + 2, &o)) return 2;
+    if (!strcmp(cmd, "detect")) return cmd_detect_embed(&o, 0);
+    if (!strcmp(cmd, "embed")) return cmd_detect_embed(&o, 1);
+    if (!strcmp(cmd, "compare")) return cmd_compare(&o);
+    if (!strcmp(cmd, "eval")) return cmd_eval(&o);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(&o);
+    fail("unknown command '%s'", cmd);
+    usage(stderr);
+    return 2;
+}
