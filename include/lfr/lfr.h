@@ -145,6 +145,8 @@ typedef struct lfr_engine_config {
     float nms_iou;              /* weighted-NMS overlap threshold; default 0.3 */
     int tile;                   /* cover large frames with overlapping tiles; default 1 */
     int max_tiles;              /* ceiling on tiles per frame; default 24 */
+    int zoom_out;               /* also detect on the frame shrunk to half the input, for
+                                   faces filling much of the frame; default 1 */
     uint64_t max_pixels;        /* largest image accepted; default LFR_DEFAULT_MAX_PIXELS */
 } lfr_engine_config;
 

@@ -36,6 +36,7 @@ lfr_engine_config lfr_engine_config_default(void)
     c.nms_iou = 0.3f;
     c.tile = 1;
     c.max_tiles = 24;
+    c.zoom_out = 1;
     c.max_pixels = LFR_DEFAULT_MAX_PIXELS;
     return c;
 }
@@ -55,11 +56,12 @@ static int load_model(const char *dir, const char *file, lfr__graph **g, char sh
     uint8_t *buf;
     size_t n;
     int rc = lfr__read_file(path, (size_t)256 << 20, &buf, &n);
-    if (rc != LFR_OK) {
-        if (rc == LFR_ERR_IO)
-            return lfr__err_prefix(rc, "model missing (run scripts/setup.sh to fetch models)");
-        return rc;
+    if (rc == LFR_ERR_IO) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", lfr_errmsg());
+        return lfr__err(rc, "%s (run scripts/setup.sh to fetch the models)", why);
     }
+    if (rc != LFR_OK) return rc;
     lfr__sha256_hex(buf, n, sha);
     rc = lfr__tflite_load(buf, n, path, g);
     free(buf);
@@ -198,7 +200,7 @@ int lfr_session_open(lfr_engine *e, int n_threads, lfr_session **out)
     s->cand_cap = CAND_CAP;
     s->cand = malloc((size_t)s->cand_cap * sizeof *s->cand);
     s->used = malloc((size_t)s->cand_cap);
-    s->tiles = malloc((size_t)(e->cfg.max_tiles + 1) * sizeof *s->tiles);
+    s->tiles = malloc((size_t)(e->cfg.max_tiles + 2) * sizeof *s->tiles);
     if (!s->cand || !s->used || !s->tiles) {
         rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
         goto fail;
@@ -250,10 +252,29 @@ static lfr__tile make_tile(int S, int w, int h, float x0, float y0, float side)
     return t;
 }
 
+/* The whole frame centred in a square twice its size: faces that fill most
+ * of a frame are larger than BlazeFace full range handles well. */
+static lfr__tile zoom_out_tile(int S, int w, int h)
+{
+    lfr__tile t;
+    float side = 2.0f * (float)(w > h ? w : h), scale = (float)S / side;
+    float x0 = ((float)w - side) / 2, y0 = ((float)h - side) / 2;
+    t.m[0] = t.m[4] = 1 / scale;
+    t.m[1] = t.m[3] = 0;
+    t.m[2] = 0.5f / scale + x0 - 0.5f;
+    t.m[5] = 0.5f / scale + y0 - 0.5f;
+    t.x0 = x0;
+    t.y0 = y0;
+    t.x1 = x0 + side;
+    t.y1 = y0 + side;
+    return t;
+}
+
 int lfr__plan_tiles(const lfr_engine_config *cfg, int S, int w, int h, lfr__tile *tiles, int cap)
 {
     int n = 0;
     tiles[n++] = make_tile(S, w, h, 0, 0, (float)(w > h ? w : h));
+    if (cfg->zoom_out && n < cap) tiles[n++] = zoom_out_tile(S, w, h);
     if (!cfg->tile) return n;
     int big = w > h ? w : h;
     /* Levels of tile side T = 2S, 4S, ... below the frame size, finest
