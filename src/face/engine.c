@@ -35,7 +35,7 @@ lfr_engine_config lfr_engine_config_default(void)
     c.min_score = 0.5f;
     c.nms_iou = 0.3f;
     c.tile = 1;
-    c.max_tiles = 24;
+    c.max_tiles = 40;
     c.zoom_out = 1;
     c.max_pixels = LFR_DEFAULT_MAX_PIXELS;
     return c;

@@ -403,19 +403,26 @@ static void progress(size_t done, size_t total, double t0)
             "########################################", width - filled, "", done, total, el, eta);
 }
 
-static int write_json(const char *file, const lfr__eval_summary *s, size_t n_images,
+static int write_json(const char *file, const lfr__eval_summary *s,
+                      const lfr__eval_rates *at_default, size_t n_images,
                       size_t no_face, size_t low, size_t unreadable, size_t n_missing_pairs,
                       double secs, const lfr_engine *e)
 {
     FILE *f = fopen(file, "w");
     if (!f) return fail("%s: cannot write: %s", file, strerror(errno));
-    fprintf(f, "{\n  \"protocol\": \"LFW View 2, 10-fold\",\n  \"pairs\": %zu,\n", s->n);
+    fprintf(f, "{\n  \"protocol\": \"LFW pairs, %d-fold\",\n  \"pairs\": %zu,\n",
+            s->has_kfold ? s->kfold.n_folds : 1, s->n);
     fprintf(f, "  \"accuracy\": ");
-    json_num(f, s->kfold.mean);
+    json_num(f, s->has_kfold ? s->kfold.mean : NAN);
+    fprintf(f, ",\n  \"default_threshold\": %.4f,\n  \"accuracy_at_default_threshold\": ",
+            (double)LFR_DEFAULT_THRESHOLD);
+    json_num(f, at_default->accuracy);
+    fprintf(f, ",\n  \"best_accuracy\": ");
+    json_num(f, s->best.accuracy);
     fprintf(f, ",\n  \"accuracy_std\": ");
-    json_num(f, s->kfold.std_pop);
+    json_num(f, s->has_kfold ? s->kfold.std_pop : NAN);
     fprintf(f, ",\n  \"accuracy_std_sample\": ");
-    json_num(f, s->kfold.std);
+    json_num(f, s->has_kfold ? s->kfold.std : NAN);
     fprintf(f, ",\n  \"auc\": ");
     json_num(f, s->auc);
     const char *names[LFR__EVAL_N_FAR] = {"1e-2", "1e-3", "1e-4"};
@@ -430,12 +437,12 @@ static int write_json(const char *file, const lfr__eval_summary *s, size_t n_ima
     fprintf(f, ",\n  \"best_threshold\": ");
     json_num(f, s->best.threshold);
     fprintf(f, ",\n  \"fold_accuracy\": [");
-    for (int k = 0; k < s->kfold.n_folds; k++) {
+    for (int k = 0; s->has_kfold && k < s->kfold.n_folds; k++) {
         fprintf(f, k ? ", " : "");
         json_num(f, s->kfold.accuracy[k]);
     }
     fprintf(f, "],\n  \"fold_threshold\": [");
-    for (int k = 0; k < s->kfold.n_folds; k++) {
+    for (int k = 0; s->has_kfold && k < s->kfold.n_folds; k++) {
         fprintf(f, k ? ", " : "");
         json_num(f, s->kfold.threshold[k]);
     }
@@ -558,18 +565,34 @@ static int cmd_eval(opts *o)
     }
     lfr__eval_data d = {score, same, fold, n};
     lfr__eval_summary s;
-    if (lfr__eval_summarize(&d, pairs.n_folds, &s) != LFR_OK) {
+    /* k-fold accuracy needs two folds or more; a single-fold file (View 1,
+     * or one fold of View 2) is reported at the default threshold and at
+     * its own best threshold, which is optimistic and said to be. */
+    int kfold = pairs.n_folds >= 2;
+    if (lfr__eval_summarize(&d, kfold ? pairs.n_folds : 0, &s) != LFR_OK) {
         rc = fail("%s", lfr_errmsg());
         goto out;
     }
-    printf("LFW View 2: %zu pairs, %d folds, %zu images in %.1f s\n", n, pairs.n_folds,
-           imgs.n_images, secs);
-    printf("accuracy        %.2f %% +- %.2f (10-fold, threshold chosen on 9 folds; "
-           "population std)\n",
-           100 * s.kfold.mean, 100 * s.kfold.std_pop);
+    lfr__eval_rates at_default;
+    if (lfr__eval_rates_at(&d, LFR_DEFAULT_THRESHOLD, &at_default) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    printf("LFW pairs: %zu pairs, %d fold%s, %zu images in %.1f s\n", n, pairs.n_folds,
+           pairs.n_folds == 1 ? "" : "s", imgs.n_images, secs);
+    if (kfold)
+        printf("accuracy        %.2f %% +- %.2f (%d-fold, threshold chosen on the other folds; "
+               "population std)\n",
+               100 * s.kfold.mean, 100 * s.kfold.std_pop, pairs.n_folds);
+    printf("at threshold %.2f (the default): accuracy %.2f %%, FMR %.4f, FNMR %.4f\n",
+           (double)LFR_DEFAULT_THRESHOLD, 100 * at_default.accuracy, at_default.fmr,
+           at_default.fnmr);
+    printf("best threshold  %.4f on these pairs (accuracy %.2f %%)\n", s.best.threshold,
+           100 * s.best.accuracy);
     printf("AUC             %.4f\n", s.auc);
     printf("TAR at FAR 1e-2 %.2f %% (threshold %.3f)\n", 100 * s.tar[0].tar, s.tar[0].threshold);
-    printf("TAR at FAR 1e-3 %.2f %% (threshold %.3f)\n", 100 * s.tar[1].tar, s.tar[1].threshold);
+    printf("TAR at FAR 1e-3 %.2f %% (threshold %.3f)%s\n", 100 * s.tar[1].tar, s.tar[1].threshold,
+           s.tar[1].supported ? "" : " (too few impostor pairs to measure)");
     printf("EER             %.2f %%\n", 100 * s.eer.eer);
     printf("no face         %zu of %zu images (%.3f %%), %zu unreadable; %zu pairs scored -1\n",
            no_face, imgs.n_images, 100.0 * (double)no_face / (double)imgs.n_images, unreadable,
@@ -578,7 +601,7 @@ static int cmd_eval(opts *o)
            (size_t)atomic_load(&j.low), (double)o->cfg.min_score, EVAL_FALLBACK_SCORE);
     printf("scores          %s\n", scores_file);
     if (o->json_file &&
-        write_json(o->json_file, &s, imgs.n_images, no_face, (size_t)atomic_load(&j.low),
+        write_json(o->json_file, &s, &at_default, imgs.n_images, no_face, (size_t)atomic_load(&j.low),
                    unreadable, n_missing, secs, e))
         rc = 1;
 out:
