@@ -10,7 +10,8 @@
  * faces (what the peer times) and as the whole lfr_session_embed call
  * (alignment warp + inference + L2 normalisation). Detection is timed per
  * 640x480 frame: letterbox + inference + decoding + NMS on the whole frame
- * (what the peer does), and with the default tiling. Medians of N runs.
+ * (what the peer does), and with the default passes (frame, zoom-out and
+ * tiles: 6 detector runs at 640x480). Medians of N runs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -48,8 +49,7 @@ typedef struct result {
     double embed_infer, embed_call, detect_frame, detect_tiled;
 } result;
 
-static int run_ours(const char *models, int threads, int runs, const lfr_image *frame,
-                    result *r)
+static int run_ours(const char *models, int threads, int runs, const lfr_image *frame, result *r)
 {
     lfr_engine_config cfg = lfr_engine_config_default();
     cfg.model_dir = models;
@@ -57,6 +57,7 @@ static int run_ours(const char *models, int threads, int runs, const lfr_image *
     lfr_session *s, *st;
     if (lfr_engine_open(&cfg, &e_tiled) != LFR_OK) return fprintf(stderr, "%s\n", lfr_errmsg()), 1;
     cfg.tile = 0;
+    cfg.zoom_out = 0; /* one pass over the letterboxed frame, as the peer does */
     if (lfr_engine_open(&cfg, &e) != LFR_OK) return fprintf(stderr, "%s\n", lfr_errmsg()), 1;
     if (lfr_session_open(e, threads, &s) != LFR_OK || lfr_session_open(e_tiled, threads, &st))
         return fprintf(stderr, "%s\n", lfr_errmsg()), 1;
@@ -67,13 +68,15 @@ static int run_ours(const char *models, int threads, int runs, const lfr_image *
     lfr_session_detect(s, frame, faces, 64, &n);
     if (n < 2) {
         for (int i = n; i < 2; i++) {
-            lfr_face f = {{200, 150, 120, 120}, {{230, 190}, {290, 190}, {260, 220}, {260, 250}}, 1};
+            lfr_face f = {
+                {200, 150, 120, 120}, {{230, 190}, {290, 190}, {260, 220}, {260, 250}}, 1};
             faces[i] = f;
         }
         n = 2;
     }
     float tpl[2 * LFR_TEMPLATE_DIM];
-    for (int i = 0; i < 5; i++) lfr__xnn_run(s->emb);
+    for (int i = 0; i < 5; i++)
+        lfr__xnn_run(s->emb);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
         lfr__xnn_run(s->emb);
@@ -86,14 +89,16 @@ static int run_ours(const char *models, int threads, int runs, const lfr_image *
         t[i] = (now_ms() - t0) / 2;
     }
     r->embed_call = median(t, runs);
-    for (int i = 0; i < 5; i++) lfr_session_detect(s, frame, faces, 64, &n);
+    for (int i = 0; i < 5; i++)
+        lfr_session_detect(s, frame, faces, 64, &n);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
         lfr_session_detect(s, frame, faces, 64, &n);
         t[i] = now_ms() - t0;
     }
     r->detect_frame = median(t, runs);
-    for (int i = 0; i < 3; i++) lfr_session_detect(st, frame, faces, 64, &n);
+    for (int i = 0; i < 3; i++)
+        lfr_session_detect(st, frame, faces, 64, &n);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
         lfr_session_detect(st, frame, faces, 64, &n);
@@ -116,7 +121,8 @@ static double json_get(const char *json, const char *key)
     const char *p = strstr(json, pat);
     if (!p) return NAN;
     p += strlen(pat);
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     char *end;
     double v = strtod(p, &end);
     return end == p ? NAN : v;
@@ -147,6 +153,7 @@ static int run_peer(const char *models, const char *rgb, int w, int h, int threa
 
 static long peak_rss_kb(const char *lfr, const char *a, const char *b, const char *models)
 {
+    fflush(stdout); /* the child must not inherit unwritten output */
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
@@ -165,10 +172,14 @@ int main(int argc, char **argv)
     int runs = 30, peer = 1;
     const char *lfr = "build/lfr";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = (int)strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--no-peer")) peer = 0;
-        else if (!strcmp(argv[i], "--lfr") && i + 1 < argc) lfr = argv[++i];
-        else return fprintf(stderr, "usage: bench_engine [--runs N] [--no-peer] [--lfr PATH]\n"), 2;
+        if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--no-peer"))
+            peer = 0;
+        else if (!strcmp(argv[i], "--lfr") && i + 1 < argc)
+            lfr = argv[++i];
+        else
+            return fprintf(stderr, "usage: bench_engine [--runs N] [--no-peer] [--lfr PATH]\n"), 2;
     }
     if (runs < 3) runs = 3;
     const char *models = getenv("LFR_MODELS") ? getenv("LFR_MODELS") : "models";
@@ -185,7 +196,8 @@ int main(int argc, char **argv)
         lfr_image_free(&src);
     } else {
         frame_desc = "synthetic 640x480";
-        for (size_t i = 0; i < 640 * 480 * 3; i++) frame.data[i] = (uint8_t)((i * 7) ^ (i >> 9));
+        for (size_t i = 0; i < 640 * 480 * 3; i++)
+            frame.data[i] = (uint8_t)((i * 7) ^ (i >> 9));
     }
     char rgb[] = "/tmp/lfr-bench-frame-XXXXXX";
     int fd = mkstemp(rgb);
@@ -202,8 +214,8 @@ int main(int argc, char **argv)
     }
     unlink(rgb);
 #define ROW(label, field)                                                                          \
-    printf("%-34s %10.2f %10.2f %10.2f %10.2f\n", label, ours[0].field,                          \
-           have_peer[0] ? theirs[0].field : NAN, ours[1].field,                                   \
+    printf("%-34s %10.2f %10.2f %10.2f %10.2f\n", label, ours[0].field,                            \
+           have_peer[0] ? theirs[0].field : NAN, ours[1].field,                                    \
            have_peer[1] ? theirs[1].field : NAN)
     ROW("embed, inference, per face", embed_infer);
     ROW("embed, align+infer+norm, per face", embed_call);
@@ -213,8 +225,8 @@ int main(int argc, char **argv)
     printf("\nratios (peer time / openlfr time; > 1 means openlfr is faster)\n");
     for (int t = 0; t < 2; t++) {
         if (!have_peer[t]) {
-            printf("  %d thread%s: peer not run (install it: sh scripts/oracle/install.sh)\n", t + 1,
-                   t ? "s" : "");
+            printf("  %d thread%s: peer not run (install it: sh scripts/oracle/install.sh)\n",
+                   t + 1, t ? "s" : "");
             continue;
         }
         printf("  %d thread%s: embed inference %.2fx, embed call %.2fx, detect frame %.2fx\n",

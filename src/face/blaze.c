@@ -104,7 +104,8 @@ int lfr__nms_weighted(lfr_face *faces, int n, float iou_threshold, unsigned char
         lfr_face *o = &faces[kept++];
         o->score = best.score;
         o->box = (lfr_rect){bx / wsum, by / wsum, bw / wsum, bh / wsum};
-        for (int k = 0; k < LFR_N_KEYPOINTS; k++) o->kp[k] = (lfr_point){kx[k] / wsum, ky[k] / wsum};
+        for (int k = 0; k < LFR_N_KEYPOINTS; k++)
+            o->kp[k] = (lfr_point){kx[k] / wsum, ky[k] / wsum};
     }
     return kept;
 }

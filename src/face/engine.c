@@ -45,7 +45,8 @@ void lfr__sha256_hex(const uint8_t *data, size_t size, char out[65])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, data, size);
-    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 static int load_model(const char *dir, const char *file, lfr__graph **g, char sha[65])
@@ -281,7 +282,8 @@ int lfr__plan_tiles(const lfr_engine_config *cfg, int S, int w, int h, lfr__tile
      * last; a quarter of each tile overlaps its neighbour, so any face up
      * to T/4 wide lies whole inside some tile of its level. */
     int n_levels = 0, sides[16];
-    for (int T = 2 * S; T * 3 / 2 < big && n_levels < 16; T *= 2) sides[n_levels++] = T;
+    for (int T = 2 * S; T * 3 / 2 < big && n_levels < 16; T *= 2)
+        sides[n_levels++] = T;
     for (int l = n_levels - 1; l >= 0; l--) {
         int T = sides[l], step = T * 3 / 4;
         int nx = w <= T ? 1 : (w - T + step - 1) / step + 1;
@@ -372,8 +374,8 @@ int lfr_session_detect(lfr_session *s, const lfr_image *img, lfr_face *faces, in
     int rc = check_image(img, s->eng->cfg.max_pixels);
     if (rc != LFR_OK) return rc;
     if (s->plan_w != img->width || s->plan_h != img->height) {
-        s->n_tiles = lfr__plan_tiles(&s->eng->cfg, s->eng->bp->input_size, img->width,
-                                     img->height, s->tiles, s->eng->cfg.max_tiles);
+        s->n_tiles = lfr__plan_tiles(&s->eng->cfg, s->eng->bp->input_size, img->width, img->height,
+                                     s->tiles, s->eng->cfg.max_tiles);
         s->plan_w = img->width;
         s->plan_h = img->height;
     }
@@ -382,7 +384,8 @@ int lfr_session_detect(lfr_session *s, const lfr_image *img, lfr_face *faces, in
         if ((rc = detect_tile(s, img, &s->tiles[i], &n)) != LFR_OK) return rc;
     qsort(s->cand, (size_t)n, sizeof *s->cand, cmp_score_desc);
     n = lfr__nms_weighted(s->cand, n, s->eng->cfg.nms_iou, s->used);
-    for (int i = 0; i < n && i < cap; i++) faces[i] = s->cand[i];
+    for (int i = 0; i < n && i < cap; i++)
+        faces[i] = s->cand[i];
     *n_out = n;
     return LFR_OK;
 }
@@ -408,10 +411,12 @@ int lfr_session_embed(lfr_session *s, const lfr_image *img, const lfr_face *face
         for (int i = 0; i < m; i++) {
             const float *v = o + (size_t)i * LFR_TEMPLATE_DIM;
             double ss = 0;
-            for (int k = 0; k < LFR_TEMPLATE_DIM; k++) ss += (double)v[k] * v[k];
+            for (int k = 0; k < LFR_TEMPLATE_DIM; k++)
+                ss += (double)v[k] * v[k];
             float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
             float *t = out + (size_t)(done + i) * LFR_TEMPLATE_DIM;
-            for (int k = 0; k < LFR_TEMPLATE_DIM; k++) t[k] = v[k] * inv;
+            for (int k = 0; k < LFR_TEMPLATE_DIM; k++)
+                t[k] = v[k] * inv;
         }
     }
     /* The runtime's buffers hold the last faces' pixels and features. */
@@ -422,6 +427,7 @@ int lfr_session_embed(lfr_session *s, const lfr_image *img, const lfr_face *face
 float lfr_template_similarity(const float *a, const float *b)
 {
     float s = 0;
-    for (int k = 0; k < LFR_TEMPLATE_DIM; k++) s += a[k] * b[k];
+    for (int k = 0; k < LFR_TEMPLATE_DIM; k++)
+        s += a[k] * b[k];
     return s;
 }

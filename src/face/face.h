@@ -14,10 +14,10 @@
  * graphs). With fixed_anchor_size every anchor is 1x1, so only centres are
  * stored. */
 typedef struct lfr__blaze_params {
-    int input_size;     /* square input, pixels */
+    int input_size; /* square input, pixels */
     int n_layers;
     int strides[4];
-    int interpolated;   /* interpolated_scale_aspect_ratio > 0: 2 anchors per layer */
+    int interpolated; /* interpolated_scale_aspect_ratio > 0: 2 anchors per layer */
     int n_anchors;
     float score_clip;   /* raw scores are clipped to +-this before the sigmoid */
     float mp_min_score; /* MediaPipe's own threshold, reported for reference */
@@ -64,7 +64,7 @@ struct lfr_engine {
 };
 
 typedef struct lfr__tile {
-    float m[6];     /* model input pixel -> image pixel (affine, half-pixel) */
+    float m[6];           /* model input pixel -> image pixel (affine, half-pixel) */
     float x0, y0, x1, y1; /* image region covered; edges inside the image mark cut faces */
 } lfr__tile;
 

@@ -37,8 +37,8 @@ void lfr__resize_bilinear_ref(const lfr_image *src, lfr_image *dst);
  */
 void lfr__warp_affine_f32(const lfr_image *src, const float m[6], int dw, int dh, float border,
                           float scale, float bias, float *dst);
-void lfr__warp_affine_f32_ref(const lfr_image *src, const float m[6], int dw, int dh,
-                              float border, float scale, float bias, float *dst);
+void lfr__warp_affine_f32_ref(const lfr_image *src, const float m[6], int dw, int dh, float border,
+                              float scale, float bias, float *dst);
 
 /* Invert a 2x3 affine map; returns 0 when singular. */
 int lfr__affine_invert(const float m[6], float inv_out[6]);

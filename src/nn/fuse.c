@@ -17,8 +17,10 @@ static int consumers(const lfr__graph *g, int t)
 {
     int n = 0;
     for (int k = 0; k < g->n_ops; k++)
-        for (int i = 0; i < g->ops[k].n_in; i++) n += g->ops[k].in[i] == t;
-    for (int i = 0; i < g->n_outputs; i++) n += g->outputs[i] == t;
+        for (int i = 0; i < g->ops[k].n_in; i++)
+            n += g->ops[k].in[i] == t;
+    for (int i = 0; i < g->n_outputs; i++)
+        n += g->outputs[i] == t;
     return n;
 }
 
@@ -93,7 +95,8 @@ int lfr__graph_fuse_prelu(lfr__graph *g)
         if (drop[k] || !match(g, k, &c)) continue;
         int C = g->tensors[c.m].dims[0];
         float *s = slopes + used;
-        for (int i = 0; i < C; i++) s[i] = 2.0f * g->tensors[c.m].data[i];
+        for (int i = 0; i < C; i++)
+            s[i] = 2.0f * g->tensors[c.m].data[i];
         used += (size_t)C;
         int t = g->n_tensors++;
         memset(&g->tensors[t], 0, sizeof g->tensors[t]);

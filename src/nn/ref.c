@@ -15,10 +15,14 @@
 static float act(float v, int a)
 {
     switch (a) {
-    case LFR__ACT_RELU: return v < 0 ? 0 : v;
-    case LFR__ACT_RELU6: return v < 0 ? 0 : v > 6 ? 6 : v;
-    case LFR__ACT_RELU_N1_TO_1: return v < -1 ? -1 : v > 1 ? 1 : v;
-    default: return v;
+    case LFR__ACT_RELU:
+        return v < 0 ? 0 : v;
+    case LFR__ACT_RELU6:
+        return v < 0 ? 0 : v > 6 ? 6 : v;
+    case LFR__ACT_RELU_N1_TO_1:
+        return v < -1 ? -1 : v > 1 ? 1 : v;
+    default:
+        return v;
     }
 }
 
@@ -65,7 +69,8 @@ static void conv(const lfr__op *op, shp xs, shp ws, shp os, const float *x, cons
                                 acc += (double)px[co / mult] * w[((size_t)ky * KW + kx) * CO + co];
                             } else {
                                 const float *pw = w + (((size_t)co * KH + ky) * KW + kx) * C;
-                                for (int ci = 0; ci < C; ci++) acc += (double)px[ci] * pw[ci];
+                                for (int ci = 0; ci < C; ci++)
+                                    acc += (double)px[ci] * pw[ci];
                             }
                         }
                     }
@@ -106,7 +111,8 @@ static void binary(const lfr__op *op, shp as, shp bs, shp os, const float *a, co
         bd[i] = ib >= 0 ? bs.d[ib] : 1;
     }
     size_t total = 1;
-    for (int i = 0; i < n; i++) total *= (size_t)os.d[i];
+    for (int i = 0; i < n; i++)
+        total *= (size_t)os.d[i];
     int idx[LFR__MAX_DIMS] = {0};
     for (size_t e = 0; e < total; e++) {
         size_t ao = 0, bo = 0;
@@ -116,10 +122,18 @@ static void binary(const lfr__op *op, shp as, shp bs, shp os, const float *a, co
         }
         float u = a[ao], v = b[bo], r;
         switch (op->type) {
-        case LFR__OP_ADD: r = u + v; break;
-        case LFR__OP_SUB: r = u - v; break;
-        case LFR__OP_MUL: r = u * v; break;
-        default: r = u > 0 ? u : u * v; break; /* PRELU */
+        case LFR__OP_ADD:
+            r = u + v;
+            break;
+        case LFR__OP_SUB:
+            r = u - v;
+            break;
+        case LFR__OP_MUL:
+            r = u * v;
+            break;
+        default:
+            r = u > 0 ? u : u * v;
+            break; /* PRELU */
         }
         y[e] = act(r, op->act);
         for (int i = n - 1; i >= 0; i--) {
@@ -132,7 +146,8 @@ static void binary(const lfr__op *op, shp as, shp bs, shp os, const float *a, co
 static void pad(const int32_t *p, shp xs, shp os, const float *x, float *y)
 {
     size_t total = 1;
-    for (int i = 0; i < os.n; i++) total *= (size_t)os.d[i];
+    for (int i = 0; i < os.n; i++)
+        total *= (size_t)os.d[i];
     int idx[LFR__MAX_DIMS] = {0};
     for (size_t e = 0; e < total; e++) {
         size_t xo = 0;
@@ -193,8 +208,10 @@ static void concat(const lfr__graph *g, const lfr__op *op, int batch, const floa
     shp os = shape_of(g, op->out, batch);
     int axis = op->axis < 0 ? op->axis + os.n : op->axis;
     size_t outer = 1, inner = 1;
-    for (int i = 0; i < axis; i++) outer *= (size_t)os.d[i];
-    for (int i = axis + 1; i < os.n; i++) inner *= (size_t)os.d[i];
+    for (int i = 0; i < axis; i++)
+        outer *= (size_t)os.d[i];
+    for (int i = axis + 1; i < os.n; i++)
+        inner *= (size_t)os.d[i];
     size_t off = 0;
     for (int k = 0; k < op->n_in; k++) {
         shp s = shape_of(g, op->in[k], batch);
@@ -217,7 +234,9 @@ int lfr__ref_op(const lfr__graph *g, const lfr__op *op, int batch, const float *
         conv(op, xs, shape_of(g, op->in[1], batch), os, in[0], in[1],
              op->n_in > 2 && op->in[2] >= 0 ? in[2] : NULL, out);
         break;
-    case LFR__OP_MAXPOOL2D: maxpool(op, xs, os, in[0], out); break;
+    case LFR__OP_MAXPOOL2D:
+        maxpool(op, xs, os, in[0], out);
+        break;
     case LFR__OP_ADD:
     case LFR__OP_SUB:
     case LFR__OP_MUL:
@@ -225,19 +244,31 @@ int lfr__ref_op(const lfr__graph *g, const lfr__op *op, int batch, const float *
         binary(op, xs, shape_of(g, op->in[1], batch), os, in[0], in[1], out);
         break;
     case LFR__OP_ABS:
-        for (size_t i = 0; i < n; i++) out[i] = fabsf(in[0][i]);
+        for (size_t i = 0; i < n; i++)
+            out[i] = fabsf(in[0][i]);
         break;
     case LFR__OP_RELU:
-        for (size_t i = 0; i < n; i++) out[i] = act(in[0][i], LFR__ACT_RELU);
+        for (size_t i = 0; i < n; i++)
+            out[i] = act(in[0][i], LFR__ACT_RELU);
         break;
     case LFR__OP_RELU6:
-        for (size_t i = 0; i < n; i++) out[i] = act(in[0][i], LFR__ACT_RELU6);
+        for (size_t i = 0; i < n; i++)
+            out[i] = act(in[0][i], LFR__ACT_RELU6);
         break;
-    case LFR__OP_PAD: pad(g->tensors[op->in[1]].idata, xs, os, in[0], out); break;
-    case LFR__OP_RESIZE_BILINEAR: resize(op, xs, os, in[0], out); break;
-    case LFR__OP_RESHAPE: memcpy(out, in[0], n * sizeof(float)); break;
-    case LFR__OP_CONCAT: concat(g, op, batch, in, out); break;
-    default: return lfr__err(LFR_ERR_UNSUPPORTED, "reference: no kernel for op %d", op->type);
+    case LFR__OP_PAD:
+        pad(g->tensors[op->in[1]].idata, xs, os, in[0], out);
+        break;
+    case LFR__OP_RESIZE_BILINEAR:
+        resize(op, xs, os, in[0], out);
+        break;
+    case LFR__OP_RESHAPE:
+        memcpy(out, in[0], n * sizeof(float));
+        break;
+    case LFR__OP_CONCAT:
+        concat(g, op, batch, in, out);
+        break;
+    default:
+        return lfr__err(LFR_ERR_UNSUPPORTED, "reference: no kernel for op %d", op->type);
     }
     return LFR_OK;
 }
@@ -247,7 +278,8 @@ int lfr__ref_run(const lfr__graph *g, int batch, const float *const *inputs, flo
     float **buf = calloc((size_t)g->n_tensors, sizeof *buf);
     if (!buf) return lfr__err(LFR_ERR_NOMEM, "out of memory");
     int rc = LFR_OK;
-    for (int i = 0; i < g->n_inputs; i++) buf[g->inputs[i]] = (float *)inputs[i];
+    for (int i = 0; i < g->n_inputs; i++)
+        buf[g->inputs[i]] = (float *)inputs[i];
     for (int k = 0; k < g->n_ops && rc == LFR_OK; k++) {
         const lfr__op *op = &g->ops[k];
         const float *in[3] = {NULL, NULL, NULL};
@@ -269,7 +301,8 @@ int lfr__ref_run(const lfr__graph *g, int batch, const float *const *inputs, flo
                lfr__graph_numel(g, g->outputs[i], batch) * sizeof(float));
     for (int t = 0; t < g->n_tensors; t++) {
         int is_input = 0;
-        for (int i = 0; i < g->n_inputs; i++) is_input |= g->inputs[i] == t;
+        for (int i = 0; i < g->n_inputs; i++)
+            is_input |= g->inputs[i] == t;
         if (!is_input) free(buf[t]);
     }
     free(buf);

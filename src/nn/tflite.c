@@ -32,8 +32,8 @@ typedef struct fb {
 } fb;
 
 typedef struct fbt {
-    size_t pos;  /* table start */
-    size_t vt;   /* vtable start */
+    size_t pos; /* table start */
+    size_t vt;  /* vtable start */
     uint16_t vt_size, tbl_size;
 } fbt;
 
@@ -117,9 +117,12 @@ static int64_t fb_int(fb *b, const fbt *t, int id, size_t width, int is_signed, 
     if (!at) return dflt;
     const uint8_t *p = b->p + at;
     switch (width) {
-    case 1: return is_signed ? (int64_t)(int8_t)p[0] : (int64_t)p[0];
-    case 2: return is_signed ? (int64_t)(int16_t)rd_u16(p) : (int64_t)rd_u16(p);
-    case 4: return is_signed ? (int64_t)(int32_t)rd_u32(p) : (int64_t)rd_u32(p);
+    case 1:
+        return is_signed ? (int64_t)(int8_t)p[0] : (int64_t)p[0];
+    case 2:
+        return is_signed ? (int64_t)(int16_t)rd_u16(p) : (int64_t)rd_u16(p);
+    case 4:
+        return is_signed ? (int64_t)(int32_t)rd_u32(p) : (int64_t)rd_u32(p);
     default: {
         uint64_t v = (uint64_t)rd_u32(p) | (uint64_t)rd_u32(p + 4) << 32;
         return (int64_t)v;
@@ -260,9 +263,20 @@ static const char *tfl_op_name(int code)
 const char *lfr__op_name(lfr__op_type type)
 {
     static const char *const n[LFR__OP_COUNT] = {
-        "CONV_2D",   "DEPTHWISE_CONV_2D", "ADD",     "SUB",           "MUL",
-        "ABS",       "RELU",              "RELU6",   "MAX_POOL_2D",   "PAD",
-        "RESIZE_BILINEAR", "RESHAPE",     "CONCATENATION", "PRELU",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "ADD",
+        "SUB",
+        "MUL",
+        "ABS",
+        "RELU",
+        "RELU6",
+        "MAX_POOL_2D",
+        "PAD",
+        "RESIZE_BILINEAR",
+        "RESHAPE",
+        "CONCATENATION",
+        "PRELU",
     };
     return (unsigned)type < LFR__OP_COUNT ? n[type] : "?";
 }
@@ -334,7 +348,8 @@ static int buffer_bytes(loader *L, uint32_t index, size_t *pos_out, size_t *size
 static size_t numel_dims(int n, const int *d)
 {
     size_t e = 1;
-    for (int i = 0; i < n; i++) e *= (size_t)d[i];
+    for (int i = 0; i < n; i++)
+        e *= (size_t)d[i];
     return e;
 }
 
@@ -370,8 +385,8 @@ static int load_tensors(loader *L, const fbt *sg, int *types, size_t *buf_pos, s
             for (uint32_t d = 0; d < shape.len; d++) {
                 int32_t v = fb_vec_i32(b, &shape, d);
                 if (v < 1 || v > (1 << 24))
-                    return lfr__err(LFR_ERR_FORMAT, "%s: tensor %u has dimension %d of %d",
-                                    g->name, i, (int)d, v);
+                    return lfr__err(LFR_ERR_FORMAT, "%s: tensor %u has dimension %d of %d", g->name,
+                                    i, (int)d, v);
                 T->dims[d] = v;
             }
         }
@@ -380,9 +395,8 @@ static int load_tensors(loader *L, const fbt *sg, int *types, size_t *buf_pos, s
         fb_string(b, &t, 3, T->name, sizeof T->name);
         if (b->bad) return ld_fail(L, "bad tensor");
         if (!buffer_bytes(L, buf, &buf_pos[i], &buf_size[i]))
-            return lfr__err(LFR_ERR_FORMAT, "%s: tensor %u ('%s') refers to buffer %u, %s",
-                            g->name, i, T->name, buf,
-                            b->bad ? b->what : "which does not exist");
+            return lfr__err(LFR_ERR_FORMAT, "%s: tensor %u ('%s') refers to buffer %u, %s", g->name,
+                            i, T->name, buf, b->bad ? b->what : "which does not exist");
         if (numel_dims(T->n_dims, T->dims) > (size_t)1 << 28)
             return lfr__err(LFR_ERR_TOO_LARGE, "%s: tensor %u ('%s') is too large", g->name, i,
                             T->name);
@@ -420,7 +434,8 @@ static int load_static(loader *L, const int *types, const size_t *buf_pos, const
         if (!dst) return lfr__err(LFR_ERR_NOMEM, "%s: weight arena overflow", g->name);
         if (types[i] == TT_FLOAT16) {
             float *f = dst;
-            for (size_t k = 0; k < n; k++) f[k] = half_to_float(rd_u16(src + 2 * k));
+            for (size_t k = 0; k < n; k++)
+                f[k] = half_to_float(rd_u16(src + 2 * k));
             T->data = f;
         } else if (types[i] == TT_FLOAT32) {
             memcpy(dst, src, n * 4);
@@ -428,8 +443,9 @@ static int load_static(loader *L, const int *types, const size_t *buf_pos, const
             const float *f = dst;
             for (size_t k = 0; k < n; k++)
                 if (!isfinite(f[k]))
-                    return lfr__err(LFR_ERR_FORMAT, "%s: tensor %d ('%s') holds a non-finite weight",
-                                    g->name, i, T->name);
+                    return lfr__err(LFR_ERR_FORMAT,
+                                    "%s: tensor %d ('%s') holds a non-finite weight", g->name, i,
+                                    T->name);
         } else {
             memcpy(dst, src, n * 4);
             T->idata = dst;
@@ -494,7 +510,8 @@ static int load_op(loader *L, int idx, const fbt *ot, const int *codes, uint32_t
     case TFL_DEQUANTIZE: {
         lfr__tensor *in = &g->tensors[op.in[0]], *out = &g->tensors[op.out];
         if (op.n_in != 1 || !in->data || types[op.in[0]] != TT_FLOAT16)
-            return op_fail(L, idx, nm, "only dequantization of static float16 weights is supported");
+            return op_fail(L, idx, nm,
+                           "only dequantization of static float16 weights is supported");
         if (numel_dims(in->n_dims, in->dims) != numel_dims(out->n_dims, out->dims))
             return op_fail(L, idx, nm, "input and output sizes differ");
         out->data = in->data;
@@ -541,12 +558,24 @@ static int load_op(loader *L, int idx, const fbt *ot, const int *codes, uint32_t
         op.type = LFR__OP_MUL;
         act_of(&op, OPT(0, 1, 1, 0));
         break;
-    case TFL_ABS: op.type = LFR__OP_ABS; break;
-    case TFL_RELU: op.type = LFR__OP_RELU; break;
-    case TFL_RELU6: op.type = LFR__OP_RELU6; break;
-    case TFL_PAD: op.type = LFR__OP_PAD; break;
-    case TFL_RESHAPE: op.type = LFR__OP_RESHAPE; break;
-    case TFL_PRELU: op.type = LFR__OP_PRELU; break;
+    case TFL_ABS:
+        op.type = LFR__OP_ABS;
+        break;
+    case TFL_RELU:
+        op.type = LFR__OP_RELU;
+        break;
+    case TFL_RELU6:
+        op.type = LFR__OP_RELU6;
+        break;
+    case TFL_PAD:
+        op.type = LFR__OP_PAD;
+        break;
+    case TFL_RESHAPE:
+        op.type = LFR__OP_RESHAPE;
+        break;
+    case TFL_PRELU:
+        op.type = LFR__OP_PRELU;
+        break;
     case TFL_RESIZE_BILINEAR:
         op.type = LFR__OP_RESIZE_BILINEAR;
         op.align_corners = (int)OPT(2, 1, 0, 0);
@@ -599,7 +628,7 @@ static int infer_shape(loader *L, const lfr__op *op, int *n_out, int *d)
     const char *nm = lfr__op_name(op->type);
     char msg[200];
     for (int i = 0; i < op->n_in; i++)
-        if (op->in[i] < 0 && !(op->type == LFR__OP_CONV2D || op->type == LFR__OP_DWCONV2D) )
+        if (op->in[i] < 0 && !(op->type == LFR__OP_CONV2D || op->type == LFR__OP_DWCONV2D))
             return op_fail(L, op->index, nm, "missing input");
     const lfr__tensor *x = &g->tensors[op->in[0] < 0 ? 0 : op->in[0]];
     if (op->in[0] < 0) return op_fail(L, op->index, nm, "missing input");
@@ -718,7 +747,8 @@ static int infer_shape(loader *L, const lfr__op *op, int *n_out, int *d)
             return op_fail(L, op->index, nm, "fused activation on concatenation not supported");
         return LFR_OK;
     }
-    default: break;
+    default:
+        break;
     }
     snprintf(msg, sizeof msg, "no shape rule");
     return op_fail(L, op->index, nm, msg);
@@ -773,7 +803,8 @@ static int check_graph(loader *L, const int *types)
         if ((rc = infer_shape(L, op, &n, d)) != LFR_OK) goto done;
         lfr__tensor *o = &g->tensors[op->out];
         int same = n == o->n_dims;
-        for (int i = 0; same && i < n; i++) same = d[i] == o->dims[i];
+        for (int i = 0; same && i < n; i++)
+            same = d[i] == o->dims[i];
         if (!same) {
             char want[80], have[80];
             shape_str(n, d, want, sizeof want);
@@ -802,16 +833,16 @@ static int read_io(loader *L, const fbt *sg, int id, int *n_out, int *ids, const
 {
     fbv v;
     if (!fb_vec(&L->b, sg, id, 4, &v) || v.len == 0)
-        return lfr__err(LFR_ERR_FORMAT, "%s: malformed TFLite file: subgraph has no %s",
-                        L->g->name, what);
+        return lfr__err(LFR_ERR_FORMAT, "%s: malformed TFLite file: subgraph has no %s", L->g->name,
+                        what);
     if (v.len > LFR__MAX_IO)
         return lfr__err(LFR_ERR_UNSUPPORTED, "%s: %u %s (max %d)", L->g->name, v.len, what,
                         LFR__MAX_IO);
     for (uint32_t i = 0; i < v.len; i++) {
         ids[i] = fb_vec_i32(&L->b, &v, i);
         if (ids[i] < 0 || ids[i] >= L->g->n_tensors)
-            return lfr__err(LFR_ERR_FORMAT, "%s: %s %u refers to tensor %d of %d", L->g->name,
-                            what, i, ids[i], L->g->n_tensors);
+            return lfr__err(LFR_ERR_FORMAT, "%s: %s %u refers to tensor %d of %d", L->g->name, what,
+                            i, ids[i], L->g->n_tensors);
     }
     *n_out = (int)v.len;
     return LFR_OK;

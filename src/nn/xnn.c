@@ -91,7 +91,8 @@ static int value(builder *B, int t, uint32_t *out)
     int d[LFR__MAX_DIMS];
     size_t dims[LFR__MAX_DIMS];
     lfr__graph_shape(B->g, t, B->x->batch, &n, d);
-    for (int i = 0; i < n; i++) dims[i] = (size_t)d[i];
+    for (int i = 0; i < n; i++)
+        dims[i] = (size_t)d[i];
     const lfr__tensor *T = &B->g->tensors[t];
     uint32_t flags = 0, ext = XNN_INVALID_VALUE_ID;
     if (B->ext[t] != XNN_INVALID_VALUE_ID) {
@@ -149,8 +150,8 @@ static int define_op(builder *B, const lfr__op *op)
             s = xnn_define_convolution_2d(B->sg, 0, 0, 0, 0, (uint32_t)w->dims[1],
                                           (uint32_t)w->dims[2], (uint32_t)op->stride_h,
                                           (uint32_t)op->stride_w, (uint32_t)op->dil_h,
-                                          (uint32_t)op->dil_w, 1, (size_t)cin, (size_t)cout, lo,
-                                          hi, in[0], in[1], in[2], out, same);
+                                          (uint32_t)op->dil_w, 1, (size_t)cin, (size_t)cout, lo, hi,
+                                          in[0], in[1], in[2], out, same);
         break;
     }
     case LFR__OP_MAXPOOL2D:
@@ -158,13 +159,27 @@ static int define_op(builder *B, const lfr__op *op)
                                       (uint32_t)op->filter_w, (uint32_t)op->stride_h,
                                       (uint32_t)op->stride_w, 1, 1, lo, hi, in[0], out, same);
         break;
-    case LFR__OP_ADD: s = xnn_define_add2(B->sg, lo, hi, in[0], in[1], out, 0); break;
-    case LFR__OP_MUL: s = xnn_define_multiply2(B->sg, lo, hi, in[0], in[1], out, 0); break;
-    case LFR__OP_SUB: s = xnn_define_subtract(B->sg, lo, hi, in[0], in[1], out, 0); break;
-    case LFR__OP_ABS: s = xnn_define_abs(B->sg, in[0], out, 0); break;
-    case LFR__OP_RELU: s = xnn_define_clamp(B->sg, 0.0f, INFINITY, in[0], out, 0); break;
-    case LFR__OP_RELU6: s = xnn_define_clamp(B->sg, 0.0f, 6.0f, in[0], out, 0); break;
-    case LFR__OP_PRELU: s = xnn_define_prelu(B->sg, in[0], in[1], out, 0); break;
+    case LFR__OP_ADD:
+        s = xnn_define_add2(B->sg, lo, hi, in[0], in[1], out, 0);
+        break;
+    case LFR__OP_MUL:
+        s = xnn_define_multiply2(B->sg, lo, hi, in[0], in[1], out, 0);
+        break;
+    case LFR__OP_SUB:
+        s = xnn_define_subtract(B->sg, lo, hi, in[0], in[1], out, 0);
+        break;
+    case LFR__OP_ABS:
+        s = xnn_define_abs(B->sg, in[0], out, 0);
+        break;
+    case LFR__OP_RELU:
+        s = xnn_define_clamp(B->sg, 0.0f, INFINITY, in[0], out, 0);
+        break;
+    case LFR__OP_RELU6:
+        s = xnn_define_clamp(B->sg, 0.0f, 6.0f, in[0], out, 0);
+        break;
+    case LFR__OP_PRELU:
+        s = xnn_define_prelu(B->sg, in[0], in[1], out, 0);
+        break;
     case LFR__OP_PAD: {
         const lfr__tensor *x = &g->tensors[op->in[0]];
         const int32_t *p = g->tensors[op->in[1]].idata;
@@ -189,7 +204,8 @@ static int define_op(builder *B, const lfr__op *op)
         int n, d[LFR__MAX_DIMS];
         size_t dims[LFR__MAX_DIMS];
         lfr__graph_shape(g, op->out, B->x->batch, &n, d);
-        for (int i = 0; i < n; i++) dims[i] = (size_t)d[i];
+        for (int i = 0; i < n; i++)
+            dims[i] = (size_t)d[i];
         s = xnn_define_static_reshape(B->sg, (size_t)n, dims, in[0], out, 0);
         break;
     }
@@ -221,7 +237,8 @@ static int build(lfr__xnn *x)
         rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (int t = 0; t < g->n_tensors; t++) B.id[t] = B.ext[t] = XNN_INVALID_VALUE_ID;
+    for (int t = 0; t < g->n_tensors; t++)
+        B.id[t] = B.ext[t] = XNN_INVALID_VALUE_ID;
 
     /* Which operators run after the runtime: concatenations producing outputs. */
     int n_sub = g->n_ops;
@@ -240,10 +257,12 @@ static int build(lfr__xnn *x)
         x->tail_out[x->n_tail++] = oi;
     }
     /* External ids: inputs, then outputs computed by XNNPACK, then tail inputs. */
-    for (int i = 0; i < g->n_inputs; i++) B.ext[g->inputs[i]] = B.next_ext++;
+    for (int i = 0; i < g->n_inputs; i++)
+        B.ext[g->inputs[i]] = B.next_ext++;
     for (int i = 0; i < g->n_outputs; i++) {
         int is_tail = 0;
-        for (int k = 0; k < x->n_tail; k++) is_tail |= x->tail_out[k] == i;
+        for (int k = 0; k < x->n_tail; k++)
+            is_tail |= x->tail_out[k] == i;
         if (!is_tail && B.ext[g->outputs[i]] == XNN_INVALID_VALUE_ID)
             B.ext[g->outputs[i]] = B.next_ext++;
     }
@@ -378,8 +397,10 @@ void lfr__xnn_free(lfr__xnn *x)
 {
     if (!x) return;
     if (x->rt) xnn_delete_runtime(x->rt);
-    for (int i = 0; i < x->n_ext; i++) free(x->ext[i].data);
-    for (int k = 0; k < x->n_tail; k++) free(x->out[x->tail_out[k]]);
+    for (int i = 0; i < x->n_ext; i++)
+        free(x->ext[i].data);
+    for (int k = 0; k < x->n_tail; k++)
+        free(x->out[x->tail_out[k]]);
     free(x->zeros);
     free(x);
 }

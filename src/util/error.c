@@ -12,15 +12,24 @@ static _Thread_local char errbuf[1024];
 const char *lfr_strerror(int status)
 {
     switch (status) {
-    case LFR_OK: return "ok";
-    case LFR_ERR_NOMEM: return "out of memory";
-    case LFR_ERR_INVALID: return "invalid argument";
-    case LFR_ERR_IO: return "input/output error";
-    case LFR_ERR_FORMAT: return "malformed input";
-    case LFR_ERR_UNSUPPORTED: return "unsupported input";
-    case LFR_ERR_TOO_LARGE: return "input too large";
-    case LFR_ERR_BACKEND: return "inference backend failure";
-    case LFR_ERR_NO_FACE: return "no face found";
+    case LFR_OK:
+        return "ok";
+    case LFR_ERR_NOMEM:
+        return "out of memory";
+    case LFR_ERR_INVALID:
+        return "invalid argument";
+    case LFR_ERR_IO:
+        return "input/output error";
+    case LFR_ERR_FORMAT:
+        return "malformed input";
+    case LFR_ERR_UNSUPPORTED:
+        return "unsupported input";
+    case LFR_ERR_TOO_LARGE:
+        return "input too large";
+    case LFR_ERR_BACKEND:
+        return "inference backend failure";
+    case LFR_ERR_NO_FACE:
+        return "no face found";
     }
     return "unknown status";
 }

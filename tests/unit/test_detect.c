@@ -64,7 +64,7 @@ static void test_nms(void **state)
     lfr_face f[4];
     memset(f, 0, sizeof f);
     f[0] = (lfr_face){{0, 0, 10, 10}, {{2, 2}}, 0.9f};
-    f[1] = (lfr_face){{1, 0, 10, 10}, {{4, 2}}, 0.6f};  /* overlaps f[0]: merged */
+    f[1] = (lfr_face){{1, 0, 10, 10}, {{4, 2}}, 0.6f};     /* overlaps f[0]: merged */
     f[2] = (lfr_face){{50, 50, 10, 10}, {{55, 55}}, 0.8f}; /* apart: kept */
     f[3] = (lfr_face){{9, 9, 10, 10}, {{12, 12}}, 0.5f};   /* IoU < 0.3 with f[0]: kept */
     unsigned char used[4];
@@ -73,7 +73,7 @@ static void test_nms(void **state)
     int n = lfr__nms_weighted(s, 4, 0.3f, used);
     assert_int_equal(n, 3);
     assert_float_equal(s[0].score, 0.9f, 1e-6);
-    assert_float_equal(s[0].box.x, 0.6f / 1.5f, 1e-5);          /* (0*0.9 + 1*0.6) / 1.5 */
+    assert_float_equal(s[0].box.x, 0.6f / 1.5f, 1e-5); /* (0*0.9 + 1*0.6) / 1.5 */
     assert_float_equal(s[0].kp[0].x, (2 * 0.9f + 4 * 0.6f) / 1.5f, 1e-5);
     assert_float_equal(s[1].box.x, 50, 1e-6);
     assert_float_equal(s[2].box.x, 9, 1e-6);
@@ -141,7 +141,8 @@ static void paste(lfr_image *dst, const lfr_image *src, float scale, int x, int 
     assert_int_equal(lfr_image_alloc(w, h, &out), LFR_OK);
     lfr__resize_bilinear(&cur, &out);
     for (int r = 0; r < h && y + r < dst->height; r++)
-        memcpy(dst->data + (size_t)(y + r) * dst->stride + (size_t)x * 3, out.data + (size_t)r * out.stride,
+        memcpy(dst->data + (size_t)(y + r) * dst->stride + (size_t)x * 3,
+               out.data + (size_t)r * out.stride,
                (size_t)(x + w <= dst->width ? w : dst->width - x) * 3);
     lfr_image_free(&out);
     if (owned) lfr_image_free(&tmp);
@@ -217,7 +218,8 @@ static void test_small_faces(void **state)
         int hit = 0;
         for (int i = 0; i < N; i++)
             for (int k = 0; k < n && k < 256; k++) {
-                float dx = f[k].box.x + f[k].box.w / 2 - ex[i], dy = f[k].box.y + f[k].box.h / 2 - ey[i];
+                float dx = f[k].box.x + f[k].box.w / 2 - ex[i],
+                      dy = f[k].box.y + f[k].box.h / 2 - ey[i];
                 if (sqrtf(dx * dx + dy * dy) < 0.4f * (float)w &&
                     fabsf(f[k].box.w - (float)w) < 0.5f * (float)w) {
                     hit++;
@@ -229,7 +231,8 @@ static void test_small_faces(void **state)
     }
     assert_true(found40 >= N - 1);
     lfr_image_free(&frame);
-    for (int i = 0; i < N; i++) lfr_image_free(&src[i]);
+    for (int i = 0; i < N; i++)
+        lfr_image_free(&src[i]);
     lfr_session_close(s);
     lfr_engine_close(e);
 }
@@ -237,9 +240,9 @@ static void test_small_faces(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_anchors),         cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_nms),             cmocka_unit_test(test_similarity_fit),
-        cmocka_unit_test(test_tile_plan),       cmocka_unit_test(test_small_faces),
+        cmocka_unit_test(test_anchors),   cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_nms),       cmocka_unit_test(test_similarity_fit),
+        cmocka_unit_test(test_tile_plan), cmocka_unit_test(test_small_faces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,10 +62,11 @@ static kp_row *load_keypoints(const char *path, size_t *n_out)
     char *f[64];
     if (!fgets(line, sizeof line, fp)) return fclose(fp), NULL;
     int nf = split(line, f, 64);
-    const char *names[8] = {"bz_eyeL_x", "bz_eyeL_y", "bz_eyeR_x", "bz_eyeR_y",
+    const char *names[8] = {"bz_eyeL_x", "bz_eyeL_y", "bz_eyeR_x",  "bz_eyeR_y",
                             "bz_nose_x", "bz_nose_y", "bz_mouth_x", "bz_mouth_y"};
     int col[8];
-    for (int i = 0; i < 8; i++) assert_true((col[i] = find_col(f, nf, names[i])) >= 0);
+    for (int i = 0; i < 8; i++)
+        assert_true((col[i] = find_col(f, nf, names[i])) >= 0);
     size_t cap = 8192, n = 0;
     kp_row *rows = calloc(cap, sizeof *rows);
     while (fgets(line, sizeof line, fp) && n < cap) {
@@ -137,7 +138,8 @@ static void test_reference_scores(void **state)
         assert_int_equal(lfr_image_load(path, 0, &img), LFR_OK);
         lfr_face f;
         memset(&f, 0, sizeof f);
-        for (int k = 0; k < 4; k++) f.kp[k] = (lfr_point){r->kp[k][0], r->kp[k][1]};
+        for (int k = 0; k < 4; k++)
+            f.kp[k] = (lfr_point){r->kp[k][0], r->kp[k][1]};
         assert_int_equal(lfr_session_embed(s, &img, &f, 1, tpl + i * LFR_TEMPLATE_DIM), LFR_OK);
         have[i] = 1;
         lfr_image_free(&img);
@@ -162,7 +164,8 @@ static void test_reference_scores(void **state)
         if (p < 0 || (size_t)p >= pairs.n_pairs || end == f[3]) continue;
         size_t a = imgs.index_a[p], b = imgs.index_b[p];
         if (!have[a] || !have[b]) continue;
-        double got = lfr_template_similarity(tpl + a * LFR_TEMPLATE_DIM, tpl + b * LFR_TEMPLATE_DIM);
+        double got =
+            lfr_template_similarity(tpl + a * LFR_TEMPLATE_DIM, tpl + b * LFR_TEMPLATE_DIM);
         double d = fabs(got - ref);
         sum += d;
         if (d > worst) worst = d, worst_at = (size_t)p;

@@ -51,16 +51,19 @@ static void set_shape(tgraph *t, int i, int n, int d0, int d1, int d2, int d3)
     lfr__tensor *T = &t->g->tensors[i];
     T->n_dims = n;
     int d[4] = {d0, d1, d2, d3};
-    for (int k = 0; k < n; k++) T->dims[k] = d[k];
+    for (int k = 0; k < n; k++)
+        T->dims[k] = d[k];
 }
 
 static void set_static(tgraph *t, int i)
 {
     lfr__tensor *T = &t->g->tensors[i];
     size_t n = 1;
-    for (int k = 0; k < T->n_dims; k++) n *= (size_t)T->dims[k];
+    for (int k = 0; k < T->n_dims; k++)
+        n *= (size_t)T->dims[k];
     float *d = malloc(n * sizeof *d);
-    for (size_t k = 0; k < n; k++) d[k] = frand();
+    for (size_t k = 0; k < n; k++)
+        d[k] = frand();
     T->data = d;
     t->store[t->n_store++] = d;
 }
@@ -75,7 +78,8 @@ static void set_static_i32(tgraph *t, int i, const int32_t *v, int n)
 
 static void free_graph(tgraph *t)
 {
-    for (int i = 0; i < t->n_store; i++) free(t->store[i]);
+    for (int i = 0; i < t->n_store; i++)
+        free(t->store[i]);
     lfr__graph_free(t->g);
 }
 
@@ -92,7 +96,8 @@ static void compare_executors(tgraph *t, int batch)
     for (int i = 0; i < g->n_inputs; i++) {
         float *in = lfr__xnn_input(x, i);
         size_t n = lfr__graph_numel(g, g->inputs[i], batch);
-        for (size_t k = 0; k < n; k++) in[k] = 3 * frand();
+        for (size_t k = 0; k < n; k++)
+            in[k] = 3 * frand();
         ins[i] = in;
     }
     assert_int_equal(lfr__xnn_run(x), LFR_OK);
@@ -107,7 +112,8 @@ static void compare_executors(tgraph *t, int batch)
             double err = fabs((double)got[k] - ref[k]) / fmax(1.0, fabs(ref[k]));
             if (err > worst) worst = err;
         }
-        if (worst > 1e-4) fail_msg("%s: max relative error %g", lfr__op_name(g->ops[0].type), worst);
+        if (worst > 1e-4)
+            fail_msg("%s: max relative error %g", lfr__op_name(g->ops[0].type), worst);
         free(ref);
     }
     lfr__xnn_free(x);
@@ -118,8 +124,10 @@ static void conv_case(int dw, int k, int stride, int padding, int act, int mult,
     int H = 9, W = 11, C = 5, CO = dw ? C * mult : 7;
     tgraph t = new_graph(4);
     set_shape(&t, 0, 4, 1, H, W, C);
-    if (dw) set_shape(&t, 1, 4, 1, k, k, CO);
-    else set_shape(&t, 1, 4, CO, k, k, C);
+    if (dw)
+        set_shape(&t, 1, 4, 1, k, k, CO);
+    else
+        set_shape(&t, 1, 4, CO, k, k, C);
     set_static(&t, 1);
     set_shape(&t, 2, 1, CO, 0, 0, 0);
     set_static(&t, 2);
@@ -226,7 +234,9 @@ static void test_binary(void **state)
 static void test_maxpool(void **state)
 {
     (void)state;
-    int cases[][3] = {{2, 2, LFR__PAD_VALID}, {2, 2, LFR__PAD_SAME}, {3, 2, LFR__PAD_SAME},
+    int cases[][3] = {{2, 2, LFR__PAD_VALID},
+                      {2, 2, LFR__PAD_SAME},
+                      {3, 2, LFR__PAD_SAME},
                       {3, 1, LFR__PAD_SAME}};
     for (int c = 0; c < 4; c++) {
         int k = cases[c][0], s = cases[c][1], pad = cases[c][2], H = 9, W = 8;
@@ -323,7 +333,8 @@ static void test_concat_tail(void **state)
     set_shape(&t, 4, 3, 1, 8, 3, 0);
     t.g->ops[0] = (lfr__op){.type = LFR__OP_RELU, .n_in = 1, .in = {0, -1, -1}, .out = 2};
     t.g->ops[1] = (lfr__op){.type = LFR__OP_ABS, .n_in = 1, .in = {1, -1, -1}, .out = 3};
-    t.g->ops[2] = (lfr__op){.type = LFR__OP_CONCAT, .n_in = 2, .in = {2, 3, -1}, .out = 4, .axis = 1};
+    t.g->ops[2] =
+        (lfr__op){.type = LFR__OP_CONCAT, .n_in = 2, .in = {2, 3, -1}, .out = 4, .axis = 1};
     t.g->n_ops = 3;
     t.g->n_inputs = 2;
     t.g->inputs[1] = 1;
@@ -360,7 +371,8 @@ static void oracle_input(float *x, int n_, int h, int w, int detector, int k)
                     } else {
                         b = (uint32_t)(xx * 7 + y * 3 + c * 50 + n * 101) & 255u;
                     }
-                    x[i] = detector ? (float)((double)b / 127.5 - 1.0) : ((float)b - 127.5f) / 128.0f;
+                    x[i] =
+                        detector ? (float)((double)b / 127.5 - 1.0) : ((float)b - 127.5f) / 128.0f;
                 }
 }
 
@@ -442,13 +454,15 @@ static void test_fusion_and_batch(void **state)
     float *o1[1] = {r1}, *o2[1] = {r2};
     assert_int_equal(lfr__ref_run(a, batch, ins, o1), LFR_OK);
     assert_int_equal(lfr__ref_run(b, batch, ins, o2), LFR_OK);
-    for (int i = 0; i < batch * 192; i++) assert_true(r1[i] == r2[i]);
+    for (int i = 0; i < batch * 192; i++)
+        assert_true(r1[i] == r2[i]);
     lfr__xnn *x;
     assert_int_equal(lfr__xnn_create(b, batch, NULL, &x), LFR_OK);
     memcpy(lfr__xnn_input(x, 0), in, n * sizeof *in);
     assert_int_equal(lfr__xnn_run(x), LFR_OK);
     const float *y = lfr__xnn_output(x, 0);
-    for (int i = 0; i < batch * 192; i++) assert_true(fabs(y[i] - r1[i]) <= 1e-4 * fmax(1, fabs(r1[i])));
+    for (int i = 0; i < batch * 192; i++)
+        assert_true(fabs(y[i] - r1[i]) <= 1e-4 * fmax(1, fabs(r1[i])));
     lfr__xnn_free(x);
     free(in);
     free(r1);

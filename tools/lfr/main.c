@@ -104,9 +104,12 @@ static int parse_opts(int argc, char **argv, opts *o)
             o->cfg.model_dir = v;
         } else if (!strcmp(a, "--detector")) {
             NEED_VALUE;
-            if (!strcmp(v, "full")) o->cfg.detector = LFR_DETECTOR_FULL_RANGE;
-            else if (!strcmp(v, "short")) o->cfg.detector = LFR_DETECTOR_SHORT_RANGE;
-            else return fail("--detector must be full or short, not '%s'", v), 0;
+            if (!strcmp(v, "full"))
+                o->cfg.detector = LFR_DETECTOR_FULL_RANGE;
+            else if (!strcmp(v, "short"))
+                o->cfg.detector = LFR_DETECTOR_SHORT_RANGE;
+            else
+                return fail("--detector must be full or short, not '%s'", v), 0;
         } else if (!strcmp(a, "--threads")) {
             NEED_VALUE;
             if (!parse_long(v, 1, 64, &n)) return fail("--threads must be 1..64"), 0;
@@ -165,17 +168,22 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
 }
 
 static void json_num(FILE *f, double v)
 {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fputs("null", f);
 }
 
 /* ---- detect / embed / compare ------------------------------------------------------ */
@@ -291,7 +299,8 @@ static int cmd_compare(opts *o)
             break;
         }
         int b = largest_face(faces, n);
-        if (b < 0) rc = fail("%s: no face found", o->pos[k]);
+        if (b < 0)
+            rc = fail("%s: no face found", o->pos[k]);
         else if (lfr_session_embed(s, &img, &faces[b], 1, tpl[k]) != LFR_OK)
             rc = fail("%s: %s", o->pos[k], lfr_errmsg());
         lfr_image_free(&img);
@@ -404,9 +413,9 @@ static void progress(size_t done, size_t total, double t0)
 }
 
 static int write_json(const char *file, const lfr__eval_summary *s,
-                      const lfr__eval_rates *at_default, size_t n_images,
-                      size_t no_face, size_t low, size_t unreadable, size_t n_missing_pairs,
-                      double secs, const lfr_engine *e)
+                      const lfr__eval_rates *at_default, size_t n_images, size_t no_face,
+                      size_t low, size_t unreadable, size_t n_missing_pairs, double secs,
+                      const lfr_engine *e)
 {
     FILE *f = fopen(file, "w");
     if (!f) return fail("%s: cannot write: %s", file, strerror(errno));
@@ -515,10 +524,12 @@ static int cmd_eval(opts *o)
         struct timespec ts = {0, 200000000};
         nanosleep(&ts, NULL);
         int alive = 0;
-        for (int i = 0; i < started; i++) alive += pthread_tryjoin_np(th[i], NULL) == EBUSY;
+        for (int i = 0; i < started; i++)
+            alive += pthread_tryjoin_np(th[i], NULL) == EBUSY;
         if (!alive) break;
     }
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
     double secs = now_s() - t0;
     progress(atomic_load(&j.done), imgs.n_images, t0);
     fputc('\n', stderr);
@@ -549,8 +560,10 @@ static int cmd_eval(opts *o)
     fprintf(sf, "pair_index\tfold\tsame\tcosine\timage_a\timage_b\n");
     for (size_t p = 0; p < pairs.n_pairs; p++) {
         fprintf(sf, "%zu\t%d\t%s\t", p, fold[p] + 1, same[p] ? "same" : "diff");
-        if (isnan(score[p])) fprintf(sf, "nan");
-        else fprintf(sf, "%.6f", score[p]);
+        if (isnan(score[p]))
+            fprintf(sf, "nan");
+        else
+            fprintf(sf, "%.6f", score[p]);
         fprintf(sf, "\t%s\t%s\n", pairs.pair[p].path_a, pairs.pair[p].path_b);
     }
     if (fclose(sf) != 0) {
@@ -600,9 +613,8 @@ static int cmd_eval(opts *o)
     printf("low-score faces %zu images had no face at %.2f, found at %.2f\n",
            (size_t)atomic_load(&j.low), (double)o->cfg.min_score, EVAL_FALLBACK_SCORE);
     printf("scores          %s\n", scores_file);
-    if (o->json_file &&
-        write_json(o->json_file, &s, &at_default, imgs.n_images, no_face, (size_t)atomic_load(&j.low),
-                   unreadable, n_missing, secs, e))
+    if (o->json_file && write_json(o->json_file, &s, &at_default, imgs.n_images, no_face,
+                                   (size_t)atomic_load(&j.low), unreadable, n_missing, secs, e))
         rc = 1;
 out:
     if (j.tpl) memset(j.tpl, 0, imgs.n_images * LFR_TEMPLATE_DIM * sizeof(float));
