@@ -216,6 +216,8 @@ fail:
 void lfr_session_close(lfr_session *s)
 {
     if (!s) return;
+    lfr__xnn_wipe(s->det);
+    lfr__xnn_wipe(s->emb);
     lfr__xnn_free(s->det);
     lfr__xnn_free(s->emb);
     lfr__xnn_pool_free(s->pool);
@@ -403,10 +405,10 @@ int lfr_session_embed(lfr_session *s, const lfr_image *img, const lfr_face *face
     float *in = lfr__xnn_input(s->emb, 0);
     for (int done = 0; done < n; done += B) {
         int m = n - done < B ? n - done : B;
-        for (int i = 0; i < m; i++)
+        for (int i = 0; i < m && rc == LFR_OK; i++)
             if (!lfr__align_face(img, &faces[done + i], in + (size_t)i * per))
-                return lfr__err(LFR_ERR_INVALID, "face %d has degenerate keypoints", done + i);
-        if ((rc = lfr__xnn_run(s->emb)) != LFR_OK) return rc;
+                rc = lfr__err(LFR_ERR_INVALID, "face %d has degenerate keypoints", done + i);
+        if (rc != LFR_OK || (rc = lfr__xnn_run(s->emb)) != LFR_OK) break;
         const float *o = lfr__xnn_output(s->emb, 0);
         for (int i = 0; i < m; i++) {
             const float *v = o + (size_t)i * LFR_TEMPLATE_DIM;
@@ -420,8 +422,8 @@ int lfr_session_embed(lfr_session *s, const lfr_image *img, const lfr_face *face
         }
     }
     /* The runtime's buffers hold the last faces' pixels and features. */
-    sodium_memzero(in, (size_t)B * per * sizeof(float));
-    return LFR_OK;
+    lfr__xnn_wipe(s->emb);
+    return rc;
 }
 
 float lfr_template_similarity(const float *a, const float *b)

@@ -134,6 +134,11 @@ const float *lfr__xnn_output(lfr__xnn *x, int i);
 /* Run once on whatever is in the input buffers. */
 int lfr__xnn_run(lfr__xnn *x);
 
+/* Zero the runtime's input and output buffers (they hold image pixels and
+ * features of whoever was in the last frame). XNNPACK's internal
+ * activation workspace is not reachable and is not wiped. */
+void lfr__xnn_wipe(lfr__xnn *x);
+
 void lfr__xnn_free(lfr__xnn *x);
 
 /* Initialise XNNPACK once per process (thread-safe). */

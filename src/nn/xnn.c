@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <pthreadpool.h>
+#include <sodium.h>
 #include <xnnpack.h>
 
 #include "nn.h"
@@ -35,7 +36,8 @@ struct lfr__xnn {
     float *tail_in[LFR__MAX_IO][3];
     int n_ext;
     struct xnn_external_value ext[4 * LFR__MAX_IO];
-    float *zeros; /* bias for convolutions that have none */
+    int ext_tensor[4 * LFR__MAX_IO]; /* the graph tensor behind each ext[] */
+    float *zeros;                    /* bias for convolutions that have none */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -298,6 +300,7 @@ static int build(lfr__xnn *x)
             goto out;
         }
         x->ext[x->n_ext].id = B.ext[t];
+        x->ext_tensor[x->n_ext] = t;
         x->ext[x->n_ext++].data = buf;
         for (int i = 0; i < g->n_inputs; i++)
             if (g->inputs[i] == t) x->in[i] = buf;
@@ -391,6 +394,17 @@ int lfr__xnn_run(lfr__xnn *x)
         if (rc != LFR_OK) return rc;
     }
     return LFR_OK;
+}
+
+void lfr__xnn_wipe(lfr__xnn *x)
+{
+    if (!x) return;
+    for (int i = 0; i < x->n_ext; i++)
+        sodium_memzero(x->ext[i].data,
+                       lfr__graph_numel(x->g, (int)x->ext_tensor[i], x->batch) * sizeof(float));
+    for (int k = 0; k < x->n_tail; k++)
+        sodium_memzero(x->out[x->tail_out[k]],
+                       lfr__graph_numel(x->g, x->tail[k]->out, x->batch) * sizeof(float));
 }
 
 void lfr__xnn_free(lfr__xnn *x)

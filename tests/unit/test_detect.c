@@ -237,12 +237,50 @@ static void test_small_faces(void **state)
     lfr_engine_close(e);
 }
 
+/* After an embedding call the session keeps no aligned face or feature. */
+static void test_embed_wipes(void **state)
+{
+    (void)state;
+    char still[1024], mpath[1024];
+    if (!test_data_path("stills/obama.jpg", still, sizeof still) ||
+        !test_model_path("MobileFaceNet.tflite", mpath, sizeof mpath)) {
+        skip();
+        return;
+    }
+    lfr_engine_config cfg = lfr_engine_config_default();
+    lfr_engine *e;
+    lfr_session *s;
+    assert_int_equal(lfr_engine_open(&cfg, &e), LFR_OK);
+    assert_int_equal(lfr_session_open(e, 1, &s), LFR_OK);
+    lfr_image img;
+    assert_int_equal(lfr_image_load(still, 0, &img), LFR_OK);
+    lfr_face f[4];
+    int n;
+    assert_int_equal(lfr_session_detect(s, &img, f, 4, &n), LFR_OK);
+    assert_int_equal(n, 1);
+    float t[LFR_TEMPLATE_DIM];
+    assert_int_equal(lfr_session_embed(s, &img, f, 1, t), LFR_OK);
+    const float *in = lfr__xnn_input(s->emb, 0), *out = lfr__xnn_output(s->emb, 0);
+    for (int i = 0; i < s->emb_batch * 112 * 112 * 3; i++)
+        assert_true(in[i] == 0.0f);
+    for (int i = 0; i < s->emb_batch * LFR_TEMPLATE_DIM; i++)
+        assert_true(out[i] == 0.0f);
+    double norm = 0;
+    for (int i = 0; i < LFR_TEMPLATE_DIM; i++)
+        norm += (double)t[i] * t[i];
+    assert_float_equal(norm, 1.0, 1e-5);
+    lfr_image_free(&img);
+    lfr_session_close(s);
+    lfr_engine_close(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_anchors),   cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_nms),       cmocka_unit_test(test_similarity_fit),
-        cmocka_unit_test(test_tile_plan), cmocka_unit_test(test_small_faces),
+        cmocka_unit_test(test_anchors),     cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_nms),         cmocka_unit_test(test_similarity_fit),
+        cmocka_unit_test(test_tile_plan),   cmocka_unit_test(test_small_faces),
+        cmocka_unit_test(test_embed_wipes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
