@@ -626,12 +626,11 @@ static int infer_shape(loader *L, const lfr__op *op, int *n_out, int *d)
 {
     lfr__graph *g = L->g;
     const char *nm = lfr__op_name(op->type);
-    char msg[200];
+    /* Only a convolution's bias (input 2) is optional. */
     for (int i = 0; i < op->n_in; i++)
-        if (op->in[i] < 0 && !(op->type == LFR__OP_CONV2D || op->type == LFR__OP_DWCONV2D))
-            return op_fail(L, op->index, nm, "missing input");
-    const lfr__tensor *x = &g->tensors[op->in[0] < 0 ? 0 : op->in[0]];
-    if (op->in[0] < 0) return op_fail(L, op->index, nm, "missing input");
+        if (op->in[i] < 0 && i != 2) return op_fail(L, op->index, nm, "missing input");
+    if (op->n_in < 1) return op_fail(L, op->index, nm, "missing input");
+    const lfr__tensor *x = &g->tensors[op->in[0]];
     switch (op->type) {
     case LFR__OP_CONV2D:
     case LFR__OP_DWCONV2D: {
@@ -681,7 +680,7 @@ static int infer_shape(loader *L, const lfr__op *op, int *n_out, int *d)
             d[i] = a > c ? a : c;
         }
         *n_out = n;
-        if (is_act(y) && !is_act(x) && op->type == LFR__OP_PRELU)
+        if (op->type == LFR__OP_PRELU && is_act(y))
             return op_fail(L, op->index, nm, "slope must be static");
         return LFR_OK;
     }
@@ -750,8 +749,7 @@ static int infer_shape(loader *L, const lfr__op *op, int *n_out, int *d)
     default:
         break;
     }
-    snprintf(msg, sizeof msg, "no shape rule");
-    return op_fail(L, op->index, nm, msg);
+    return op_fail(L, op->index, nm, "no shape rule");
 }
 
 static int check_graph(loader *L, const int *types)

@@ -80,7 +80,8 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 1;
 }
 
-static int parse_opts(int argc, char **argv, opts *o)
+/* `--json` is a flag for detect and embed, and takes a FILE for eval. */
+static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
     o->cfg = lfr_engine_config_default();
@@ -94,7 +95,7 @@ static int parse_opts(int argc, char **argv, opts *o)
         if (!v) return fail("%s needs a value", a), 0;                                             \
         i++;                                                                                       \
     } while (0)
-        if (!strcmp(a, "--json") && (o->n_pos == 0 || strcmp(o->pos[0], "lfw"))) {
+        if (!strcmp(a, "--json") && strcmp(cmd, "eval")) {
             o->json = 1;
         } else if (!strcmp(a, "--json")) {
             NEED_VALUE;
@@ -662,7 +663,7 @@ int main(int argc, char **argv)
         return 0;
     }
     opts o;
-    if (!parse_opts(argc - 2, argv + 2, &o)) return 2;
+    if (!parse_opts(cmd, argc - 2, argv + 2, &o)) return 2;
     if (!strcmp(cmd, "detect")) return cmd_detect_embed(&o, 0);
     if (!strcmp(cmd, "embed")) return cmd_detect_embed(&o, 1);
     if (!strcmp(cmd, "compare")) return cmd_compare(&o);
