@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "eval/eval.h"
 #include "lfr/lfr.h"
 
@@ -46,6 +47,7 @@ static const char usage_text[] =
 static void usage(FILE *f)
 {
     fputs(usage_text, f);
+    fputs(lfr_cli_records_usage, f);
 }
 
 static int fail(const char *fmt, ...)
@@ -662,6 +664,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    int rc = lfr_cli_records(cmd, argc - 2, argv + 2);
+    if (rc >= 0) return rc;
     opts o;
     if (!parse_opts(cmd, argc - 2, argv + 2, &o)) return 2;
     if (!strcmp(cmd, "detect")) return cmd_detect_embed(&o, 0);
