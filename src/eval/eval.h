@@ -276,4 +276,53 @@ typedef struct lfr__eval_summary {
  * e.g. for a subgroup, or for a single-fold View 1 file. */
 int lfr__eval_summarize(const lfr__eval_data *d, int n_folds, lfr__eval_summary *out);
 
+/* ---- 1:N identification (ident.c) ------------------------------------------- */
+
+/* One search of a gallery. */
+typedef struct lfr__eval_search_result {
+    float top_score;          /* best score over all subjects */
+    int top_subject;          /* the subject with that score (-1: empty gallery) */
+    float mate_score;         /* the mate's score (NaN for a non-mated search) */
+    int mate_rank;            /* 1-based; 0 for a non-mated search */
+    float best_nonmate_score; /* best score of any subject but the mate */
+} lfr__eval_search_result;
+
+/*
+ * Search a gallery of n_gallery templates (dim floats each, row-major) whose
+ * subject ids (0 .. n_subjects-1) are in subject[], with one probe. mate is
+ * the probe's subject id, or -1 for a non-mated search. A subject's score is
+ * its best template's dot product with the probe (cosine for L2-normalised
+ * templates). scratch holds n_subjects floats. Exact and naive: O(n_gallery
+ * * dim).
+ */
+int lfr__eval_search(const float *gallery, const int *subject, size_t n_gallery, int n_subjects,
+                     const float *probe, int dim, int mate, float *scratch,
+                     lfr__eval_search_result *out);
+
+/* Open-set identification rates at a threshold (see ident.c for the
+ * definitions). Rates with an empty denominator are NaN. */
+typedef struct lfr__eval_ident_rates {
+    double threshold;
+    size_t n_mated, n_nonmated;
+    size_t n_true_positive;  /* mated: mate at rank 1 with score >= threshold */
+    size_t n_false_positive; /* non-mated: top score >= threshold */
+    double tpir, fnir, fpir;
+    int supported; /* FNIR-at-FPIR only: 1 if n_nonmated * target >= 1 */
+} lfr__eval_ident_rates;
+
+int lfr__eval_ident_rates_at(const lfr__eval_search_result *mated, size_t n_mated,
+                             const lfr__eval_search_result *nonmated, size_t n_nonmated,
+                             double threshold, lfr__eval_ident_rates *out);
+
+/* FNIR at the smallest candidate threshold whose FPIR <= fpir_target.
+ * Non-mated searches tied at a score are accepted or rejected together. */
+int lfr__eval_fnir_at_fpir(const lfr__eval_search_result *mated, size_t n_mated,
+                           const lfr__eval_search_result *nonmated, size_t n_nonmated,
+                           double fpir_target, lfr__eval_ident_rates *out);
+
+/* Cumulative match characteristic: cmc_out[r-1] = fraction of mated searches
+ * whose mate has rank <= r, for r = 1 .. max_rank (NaN when n_mated is 0). */
+int lfr__eval_cmc(const lfr__eval_search_result *mated, size_t n_mated, int max_rank,
+                  double *cmc_out);
+
 #endif
