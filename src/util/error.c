@@ -30,6 +30,18 @@ const char *lfr_strerror(int status)
         return "inference backend failure";
     case LFR_ERR_NO_FACE:
         return "no face found";
+    case LFR_ERR_DENIED:
+        return "permission denied";
+    case LFR_ERR_AUTH:
+        return "authentication failed";
+    case LFR_ERR_CONFLICT:
+        return "conflict";
+    case LFR_ERR_NOT_FOUND:
+        return "not found";
+    case LFR_ERR_TAMPERED:
+        return "audit chain does not verify";
+    case LFR_ERR_STORE:
+        return "database error";
     }
     return "unknown status";
 }

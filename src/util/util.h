@@ -30,6 +30,22 @@ int lfr__read_file(const char *path, size_t max_size, uint8_t **data_out, size_t
 /* Hex sha256 of a buffer into out[65]. */
 void lfr__sha256_hex(const uint8_t *data, size_t size, char out[65]);
 
+/* The one clock every timestamp comes from: milliseconds since the Unix
+ * epoch, UTC, or the time in $LFR_FAKE_NOW when set (ISO-8601, see
+ * lfr__time_parse). LFR_ERR_INVALID when LFR_FAKE_NOW does not parse. */
+int lfr__clock_now_ms(int64_t *ms_out);
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters and a NUL) for a time in ms. */
+#define LFR__TIME_LEN 25
+void lfr__time_format(int64_t ms, char out[LFR__TIME_LEN]);
+
+/* Parse "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.mmm]]" with an optional "Z"
+ * (UTC is assumed; other offsets are refused) into ms since the epoch. */
+int lfr__time_parse(const char *s, int64_t *ms_out);
+
+/* The clock's current time, formatted. */
+int lfr__clock_now(char out[LFR__TIME_LEN]);
+
 /* a * b into *out, failing on overflow of size_t. */
 static inline int lfr__mul_ok(size_t a, size_t b, size_t *out)
 {

@@ -1,0 +1,212 @@
+/*
+ * openlfr records: the store (a "home" folder holding the database, the
+ * encryption key and the media folder), its users and roles, and the audit
+ * chain that makes every change and every refusal accountable.
+ *
+ *     lfr_store_init("lfr-data");              // once: creates the home
+ *     lfr_store *st;
+ *     if (lfr_store_open("lfr-data", &st) != LFR_OK) {
+ *         fprintf(stderr, "%s\n", lfr_errmsg());
+ *         return 1;
+ *     }
+ *     // Bootstrap: the first user, an administrator, needs no actor.
+ *     lfr_store_user_add(st, NULL, "alice", LFR_ROLE_ADMINISTRATOR, "a long passphrase");
+ *     lfr_user me;
+ *     if (lfr_store_login(st, "alice", "a long passphrase", &me) == LFR_OK)
+ *         lfr_store_user_add(st, &me, "bob", LFR_ROLE_OPERATOR, "another passphrase");
+ *     lfr_audit_verdict v;
+ *     if (lfr_audit_verify(st, &v) != LFR_OK)
+ *         printf("entry %llu: %s\n", (unsigned long long)v.first_bad, v.reason);
+ *     lfr_store_close(st);
+ *
+ * Accountability. Every function that changes the store, and every refusal
+ * (a wrong password, a role without the right), appends one entry to the
+ * audit chain in the same database transaction as the change, so that a
+ * crash leaves neither. Each entry holds the BLAKE2b-256 hash of its
+ * contents and of the previous entry's hash; lfr_audit_verify() recomputes
+ * the chain and names the first entry that was edited, deleted, inserted or
+ * reordered. After each commit the newest (seq, hash) is also written to the
+ * file audit.head in the home, so that deleting the newest entries, which
+ * leaves a chain that is consistent by itself, is detected too.
+ *
+ * Time. Every timestamp is UTC, ISO-8601 with milliseconds
+ * ("2026-11-24T09:30:00.000Z"), read from one clock. The environment variable
+ * LFR_FAKE_NOW (same format, or a date alone) fixes that clock, for tests
+ * that simulate time.
+ *
+ * Threads. A store handle is used by one thread at a time; several processes
+ * may open the same home (the database serialises writers, waiting up to
+ * 5 s for a lock).
+ */
+#ifndef LFR_STORE_H
+#define LFR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Homes ---------------------------------------------------------------- */
+
+/* Create a home at `home`: the folder (mode 0700; an existing empty folder is
+ * used and set to 0700), `lfr.db` (mode 0600, schema migrated to the newest
+ * version), `key` (32 random bytes, mode 0600, never printed or logged),
+ * `media/` (0700) and `audit.head`. Fails with LFR_ERR_CONFLICT when the home
+ * already holds a database ("already initialised") or is a non-empty folder
+ * without one. The parent folder must exist. */
+int lfr_store_init(const char *home);
+
+typedef struct lfr_store lfr_store;
+
+/* Open an initialised home, applying any pending schema migrations (each in
+ * its own transaction, each audited). Refuses (LFR_ERR_UNSUPPORTED) a
+ * database whose schema is newer than this program, and a key file readable
+ * by group or others (LFR_ERR_DENIED). Close with lfr_store_close(). */
+int lfr_store_open(const char *home, lfr_store **store_out);
+
+/* Close a store; NULL does nothing. */
+void lfr_store_close(lfr_store *store);
+
+/* Schema version of the open database, and the newest this program knows. */
+int lfr_store_schema_version(const lfr_store *store);
+int lfr_store_schema_latest(void);
+
+/* ---- Roles and permissions ------------------------------------------------ */
+
+typedef enum lfr_role {
+    LFR_ROLE_OPERATOR = 1,            /* runs deployments, adjudicates alerts */
+    LFR_ROLE_AUTHORISING_OFFICER = 2, /* authorises deployments */
+    LFR_ROLE_AUDITOR = 3,             /* reads the records and the audit chain */
+    LFR_ROLE_ADMINISTRATOR = 4,       /* manages users */
+} lfr_role;
+
+/* "operator", "authorising_officer", "auditor", "administrator"; "?" for an
+ * unknown value. */
+const char *lfr_role_name(lfr_role role);
+
+/* The role named `name` (the spellings above; "authorising-officer" also
+ * accepted). LFR_ERR_INVALID for anything else. */
+int lfr_role_parse(const char *name, lfr_role *role_out);
+
+/* Actions a user may be allowed. Append-only. Which roles may do what:
+ *
+ *   action                 operator  authorising  auditor  administrator
+ *   LFR_ACTION_USER_ADD       -          -           -          yes
+ *   LFR_ACTION_USER_LIST      -          -          yes         yes
+ *   LFR_ACTION_AUDIT_LIST     -          -          yes         yes
+ *   LFR_ACTION_AUDIT_VERIFY  yes        yes         yes         yes
+ *
+ * (lfr_audit_verify itself needs no user: anyone who can read the database
+ * can check it; the action exists for front ends that log users in.) */
+typedef enum lfr_action {
+    LFR_ACTION_USER_ADD = 1,
+    LFR_ACTION_USER_LIST = 2,
+    LFR_ACTION_AUDIT_LIST = 3,
+    LFR_ACTION_AUDIT_VERIFY = 4,
+} lfr_action;
+
+/* 1 when `role` may do `action`, else 0. */
+int lfr_role_allows(lfr_role role, lfr_action action);
+
+/* The audit name of an action ("user.add", ...); "?" for an unknown value. */
+const char *lfr_action_name(lfr_action action);
+
+/* ---- Users ---------------------------------------------------------------- */
+
+#define LFR_USER_NAME_MAX 64  /* bytes; names are [A-Za-z0-9._-], alnum first */
+#define LFR_PASSWORD_MIN 8    /* bytes */
+#define LFR_PASSWORD_MAX 1024 /* bytes */
+
+/* A logged-in user, as returned by lfr_store_login(). Functions that take an
+ * actor look the user up again by id and use the role held in the database,
+ * not the one in this struct. */
+typedef struct lfr_user {
+    int64_t id;
+    char name[LFR_USER_NAME_MAX + 1];
+    lfr_role role;
+    char created[32]; /* ISO-8601 UTC */
+} lfr_user;
+
+/* Add a user with a password (hashed with argon2id; the plain text is not
+ * kept). `actor` must be an administrator; or NULL when the store has no user
+ * yet, to bootstrap the first user, who must be an administrator (audited
+ * with actor "system"). Refusals are audited: LFR_ERR_DENIED (role, or a
+ * bootstrap when users exist), LFR_ERR_CONFLICT (name taken),
+ * LFR_ERR_INVALID (bad name, role or password length; not audited). */
+int lfr_store_user_add(lfr_store *store, const lfr_user *actor, const char *name, lfr_role role,
+                       const char *password);
+
+/* Check a user's password and fill *user_out. An unknown user and a wrong
+ * password both give LFR_ERR_AUTH with the same message, take about the
+ * same time, and append a "login.refused" audit entry. A successful login
+ * changes nothing and is not audited; what the user then does is. */
+int lfr_store_login(lfr_store *store, const char *name, const char *password, lfr_user *user_out);
+
+/* Number of users (no actor needed: used to offer the bootstrap). */
+int lfr_store_user_count(lfr_store *store, int64_t *n_out);
+
+/* Call fn for each user in name order (actor needs LFR_ACTION_USER_LIST).
+ * The lfr_user is valid during the call only. A non-zero return from fn
+ * stops the walk and is returned. */
+int lfr_store_user_list(lfr_store *store, const lfr_user *actor,
+                        int (*fn)(const lfr_user *user, void *ctx), void *ctx);
+
+/* ---- Audit chain ---------------------------------------------------------- */
+
+#define LFR_HASH_BYTES 32
+
+/* One audit entry; the strings are valid during the callback only. */
+typedef struct lfr_audit_entry {
+    uint64_t seq;       /* 1, 2, 3, ... without gaps */
+    const char *time;   /* ISO-8601 UTC with milliseconds */
+    const char *actor;  /* user name, or "system" */
+    const char *action; /* e.g. "user.add", "user.add.refused", "login.refused" */
+    const char *object; /* e.g. "user:bob"; "" when none */
+    const char *detail; /* a JSON object */
+    uint8_t prev_hash[LFR_HASH_BYTES];
+    uint8_t hash[LFR_HASH_BYTES];
+} lfr_audit_entry;
+
+/* Filters for lfr_audit_list; NULL fields match everything. actor, action and
+ * object match exactly; from and to are ISO-8601 times (or dates, meaning
+ * midnight UTC), both inclusive. */
+typedef struct lfr_audit_filter {
+    const char *actor;
+    const char *action;
+    const char *object;
+    const char *from;
+    const char *to;
+} lfr_audit_filter;
+
+/* Call fn for each matching entry in chain order (actor needs
+ * LFR_ACTION_AUDIT_LIST). A non-zero return from fn stops the walk and is
+ * returned. filter may be NULL. */
+int lfr_audit_list(lfr_store *store, const lfr_user *actor, const lfr_audit_filter *filter,
+                   int (*fn)(const lfr_audit_entry *entry, void *ctx), void *ctx);
+
+/* What lfr_audit_verify found. */
+typedef struct lfr_audit_verdict {
+    uint64_t n_entries; /* entries read */
+    uint64_t head_seq;  /* newest entry that verified */
+    uint8_t head_hash[LFR_HASH_BYTES];
+    uint64_t first_bad;  /* 0 when the chain verifies, else the first bad seq */
+    char reason[200];    /* why first_bad is bad; "" when it verifies */
+    uint64_t anchor_seq; /* the (seq, hash) recorded in audit.head; 0 if none */
+    uint64_t unanchored; /* verified entries after the anchor: a crash between a
+                            commit and the anchor update, or a concurrent writer */
+} lfr_audit_verdict;
+
+/* Walk the whole chain: seq must run 1, 2, 3, ... without gaps, each
+ * prev_hash must equal the previous entry's hash (zeros for entry 1), and
+ * each hash must match the entry's contents. Then the anchor in audit.head
+ * must name an entry that exists with the same hash. Returns LFR_OK, or
+ * LFR_ERR_TAMPERED with verdict_out->first_bad and reason set (also in
+ * lfr_errmsg()); other codes for a database that cannot be read. */
+int lfr_audit_verify(lfr_store *store, lfr_audit_verdict *verdict_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LFR_STORE_H */

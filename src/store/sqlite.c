@@ -1,0 +1,369 @@
+/*
+ * The SQLite backend of the store: WAL journal, foreign keys on,
+ * synchronous=FULL (a committed change survives a power cut), a 5 s busy
+ * timeout, and prepared statements with bound values only, never SQL built
+ * from user input. Each operation prepares, runs and finalises its statement;
+ * the store is not a hot path.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "util/util.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+static int db_err(sqlite3 *db, const char *what)
+{
+    int code = sqlite3_extended_errcode(db);
+    int status = LFR_ERR_STORE;
+    if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
+        status = LFR_ERR_CONFLICT;
+    return lfr__err(status, "database: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return LFR_OK;
+    int rc = lfr__err(LFR_ERR_STORE, "database: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK) return LFR_OK;
+    return db_err(db, "prepare");
+}
+
+/* ---- Open, close, transactions ------------------------------------------------ */
+
+static int sq_open(const char *path, int create, void **db_out)
+{
+    *db_out = NULL;
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        int rc = lfr__err(LFR_ERR_STORE, "%s: cannot open database: %s", path,
+                          db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    int rc = exec(db,
+                  "PRAGMA journal_mode = WAL;"
+                  "PRAGMA synchronous = FULL;"
+                  "PRAGMA foreign_keys = ON;",
+                  "settings");
+    /* Reading the schema here turns "file is not a database" into an error
+     * at open rather than at the first query. */
+    if (!rc) rc = exec(db, "SELECT count(*) FROM sqlite_schema;", path);
+    if (rc) {
+        sqlite3_close(db);
+        return rc;
+    }
+    *db_out = db;
+    return LFR_OK;
+}
+
+static void sq_close(void *db)
+{
+    sqlite3_close(db);
+}
+
+static int sq_begin(void *db)
+{
+    return exec(db, "BEGIN IMMEDIATE;", "begin");
+}
+
+static int sq_commit(void *db)
+{
+    return exec(db, "COMMIT;", "commit");
+}
+
+static void sq_rollback(void *db)
+{
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+}
+
+/* ---- Schema --------------------------------------------------------------------- */
+
+static int sq_schema_version(void *db, int *version_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "PRAGMA user_version;", &st);
+    if (rc) return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *version_out = sqlite3_column_int(st, 0);
+        rc = LFR_OK;
+    } else {
+        rc = db_err(db, "user_version");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_schema_latest(void)
+{
+    return lfr__sqlite_n_migrations;
+}
+
+static int sq_migrate_step(void *db, int to)
+{
+    if (to < 1 || to > lfr__sqlite_n_migrations)
+        return lfr__err(LFR_ERR_INVALID, "no migration to schema version %d", to);
+    char what[64];
+    snprintf(what, sizeof what, "migration to version %d", to);
+    int rc = exec(db, lfr__sqlite_migrations[to - 1], what);
+    if (rc) return rc;
+    /* PRAGMA takes no bound parameters; `to` is a small integer of ours. */
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", to);
+    return exec(db, sql, what);
+}
+
+/* ---- Users ---------------------------------------------------------------------- */
+
+static int sq_user_count(void *db, int64_t *n_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "SELECT count(*) FROM users;", &st);
+    if (rc) return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n_out = sqlite3_column_int64(st, 0);
+        rc = LFR_OK;
+    } else {
+        rc = db_err(db, "count users");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_user_insert(void *db, const char *name, lfr_role role, const char *pwhash,
+                          const char *created, const char *created_by, int64_t *id_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT INTO users (name, role, pwhash, created_at, created_by)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5);",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, lfr_role_name(role), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, pwhash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, created, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, created_by, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        *id_out = sqlite3_last_insert_rowid(db);
+        rc = LFR_OK;
+    } else {
+        rc = db_err(db, "add user");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* Columns: id, name, role, created_at, pwhash, disabled. */
+#define USER_COLUMNS "SELECT id, name, role, created_at, pwhash, disabled FROM users"
+
+static int read_user(sqlite3_stmt *st, lfr__user_row *out)
+{
+    memset(out, 0, sizeof *out);
+    out->user.id = sqlite3_column_int64(st, 0);
+    copy_text(out->user.name, sizeof out->user.name, sqlite3_column_text(st, 1));
+    lfr_role role;
+    const unsigned char *r = sqlite3_column_text(st, 2);
+    if (lfr_role_parse(r ? (const char *)r : "", &role))
+        return lfr__err(LFR_ERR_FORMAT, "database: user %s has an unknown role", out->user.name);
+    out->user.role = role;
+    copy_text(out->user.created, sizeof out->user.created, sqlite3_column_text(st, 3));
+    copy_text(out->pwhash, sizeof out->pwhash, sqlite3_column_text(st, 4));
+    out->disabled = sqlite3_column_int(st, 5);
+    return LFR_OK;
+}
+
+static int user_one(sqlite3 *db, sqlite3_stmt *st, lfr__user_row *out)
+{
+    int rc, step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        rc = read_user(st, out);
+    else if (step == SQLITE_DONE)
+        rc = lfr__err(LFR_ERR_NOT_FOUND, "no such user");
+    else
+        rc = db_err(db, "read user");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_user_by_name(void *db, const char *name, lfr__user_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, USER_COLUMNS " WHERE name = ?1;", &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return user_one(db, st, out);
+}
+
+static int sq_user_by_id(void *db, int64_t id, lfr__user_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, USER_COLUMNS " WHERE id = ?1;", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    return user_one(db, st, out);
+}
+
+static int sq_user_each(void *db, int (*fn)(const lfr_user *u, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, USER_COLUMNS " ORDER BY name;", &st);
+    if (rc) return rc;
+    lfr__user_row row;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = read_user(st, &row);
+        memset(row.pwhash, 0, sizeof row.pwhash);
+        if (rc) break;
+        rc = fn(&row.user, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "list users");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- Audit ------------------------------------------------------------------- */
+
+static int sq_audit_head(void *db, uint64_t *seq_out, uint8_t hash_out[LFR_HASH_BYTES])
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;", &st);
+    if (rc) return rc;
+    *seq_out = 0;
+    memset(hash_out, 0, LFR_HASH_BYTES);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+        const void *h = sqlite3_column_blob(st, 1);
+        if (seq < 1 || !h || sqlite3_column_bytes(st, 1) != LFR_HASH_BYTES) {
+            rc = lfr__err(LFR_ERR_TAMPERED, "audit head (seq %lld) is malformed", (long long)seq);
+        } else {
+            *seq_out = (uint64_t)seq;
+            memcpy(hash_out, h, LFR_HASH_BYTES);
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = db_err(db, "audit head");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_audit_insert(void *db, const lfr__audit_row *r)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT INTO audit (seq, time, actor, action, object, detail, prev_hash, hash)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
+    sqlite3_bind_text(st, 2, r->time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->object, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->detail, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, r->prev_hash, LFR_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, r->hash, LFR_HASH_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? LFR_OK : db_err(db, "append audit entry");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+/* A blob column of exactly 32 bytes into out; otherwise zeros and 0. */
+static int col_hash(sqlite3_stmt *st, int i, uint8_t out[LFR_HASH_BYTES])
+{
+    const void *b = sqlite3_column_blob(st, i);
+    if (!b || sqlite3_column_bytes(st, i) != LFR_HASH_BYTES) {
+        memset(out, 0, LFR_HASH_BYTES);
+        return 0;
+    }
+    memcpy(out, b, LFR_HASH_BYTES);
+    return 1;
+}
+
+static int sq_audit_each(void *db, const lfr_audit_filter *f,
+                         int (*fn)(const lfr_audit_entry *e, void *ctx), void *ctx)
+{
+    static const lfr_audit_filter none = {0};
+    if (!f) f = &none;
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "SELECT seq, time, actor, action, object, detail, prev_hash, hash FROM audit"
+                     " WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)"
+                     " AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR time >= ?4)"
+                     " AND (?5 IS NULL OR time <= ?5) ORDER BY seq;",
+                     &st);
+    if (rc) return rc;
+    const char *binds[5] = {f->actor, f->action, f->object, f->from, f->to};
+    for (int i = 0; i < 5; i++) {
+        if (binds[i])
+            sqlite3_bind_text(st, i + 1, binds[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, i + 1);
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_audit_entry e;
+        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+        e.seq = seq < 0 ? 0 : (uint64_t)seq;
+        e.time = col_text(st, 1);
+        e.actor = col_text(st, 2);
+        e.action = col_text(st, 3);
+        e.object = col_text(st, 4);
+        e.detail = col_text(st, 5);
+        col_hash(st, 6, e.prev_hash);
+        col_hash(st, 7, e.hash);
+        rc = fn(&e, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read audit");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+const lfr__backend lfr__sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .schema_version = sq_schema_version,
+    .schema_latest = sq_schema_latest,
+    .migrate_step = sq_migrate_step,
+    .user_count = sq_user_count,
+    .user_insert = sq_user_insert,
+    .user_by_name = sq_user_by_name,
+    .user_by_id = sq_user_by_id,
+    .user_each = sq_user_each,
+    .audit_head = sq_audit_head,
+    .audit_insert = sq_audit_insert,
+    .audit_each = sq_audit_each,
+};

@@ -1,0 +1,134 @@
+/*
+ * Inside the store: the backend interface that keeps every line of SQL out
+ * of the rest of the library, and the store handle built on it.
+ *
+ * A backend (SQLite now, PostgreSQL later) implements lfr__backend: open and
+ * close a database, transactions, one schema migration step, and the record
+ * operations the public API needs. The backend does no permission checks
+ * and writes no audit entries; store.c and audit/audit.c do both, inside a
+ * transaction the backend provides. Operations return lfr_status codes and
+ * set lfr_errmsg(); a missing row is LFR_ERR_NOT_FOUND, a uniqueness clash
+ * LFR_ERR_CONFLICT, anything else from the database LFR_ERR_STORE.
+ */
+#ifndef LFR_STORE_INTERNAL_H
+#define LFR_STORE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "lfr/lfr.h"
+
+/* A user row as stored, with its argon2id password hash. */
+typedef struct lfr__user_row {
+    lfr_user user;
+    char pwhash[160]; /* crypto_pwhash_STRBYTES is 128 */
+    int disabled;
+} lfr__user_row;
+
+/* An audit row to insert; hashes computed by audit.c. */
+typedef struct lfr__audit_row {
+    uint64_t seq;
+    const char *time, *actor, *action, *object, *detail;
+    const uint8_t *prev_hash, *hash;
+} lfr__audit_row;
+
+typedef struct lfr__backend {
+    const char *name;
+
+    /* Open the database at `path`; `create` allows creating it. */
+    int (*open)(const char *path, int create, void **db_out);
+    void (*close)(void *db);
+
+    /* A write transaction (taken at once, so writers queue here rather than
+     * fail half-way) and its end. rollback is safe without a transaction. */
+    int (*begin)(void *db);
+    int (*commit)(void *db);
+    void (*rollback)(void *db);
+
+    /* Schema: the version stored in the database, the newest the backend
+     * knows, and applying step `to` (from to-1), inside the caller's
+     * transaction, including recording the new version. */
+    int (*schema_version)(void *db, int *version_out);
+    int (*schema_latest)(void);
+    int (*migrate_step)(void *db, int to);
+
+    /* Users. */
+    int (*user_count)(void *db, int64_t *n_out);
+    int (*user_insert)(void *db, const char *name, lfr_role role, const char *pwhash,
+                       const char *created, const char *created_by, int64_t *id_out);
+    int (*user_by_name)(void *db, const char *name, lfr__user_row *out);
+    int (*user_by_id)(void *db, int64_t id, lfr__user_row *out);
+    int (*user_each)(void *db, int (*fn)(const lfr_user *u, void *ctx), void *ctx);
+
+    /* Audit: the newest entry (seq 0 and zero hash when empty), append, and a
+     * walk in seq order with optional exact-match filters and a time range
+     * (ISO-8601 strings compared as text; NULL for none). */
+    int (*audit_head)(void *db, uint64_t *seq_out, uint8_t hash_out[LFR_HASH_BYTES]);
+    int (*audit_insert)(void *db, const lfr__audit_row *row);
+    int (*audit_each)(void *db, const lfr_audit_filter *f,
+                      int (*fn)(const lfr_audit_entry *e, void *ctx), void *ctx);
+} lfr__backend;
+
+extern const lfr__backend lfr__sqlite_backend;
+
+/* SQLite schema steps: lfr__sqlite_migrations[i] takes version i to i + 1. */
+extern const char *const lfr__sqlite_migrations[];
+extern const int lfr__sqlite_n_migrations;
+
+struct lfr_store {
+    const lfr__backend *be;
+    void *db;
+    char *home;
+    int version;
+    /* The newest audit entry appended in the open transaction, written to
+     * audit.head once the transaction commits. */
+    int head_pending;
+    uint64_t head_seq;
+    uint8_t head_hash[LFR_HASH_BYTES];
+};
+
+/* Begin / commit (then update the anchor) / roll back a write transaction. */
+int lfr__store_begin(lfr_store *s);
+int lfr__store_commit(lfr_store *s);
+void lfr__store_rollback(lfr_store *s);
+
+/* Apply pending migrations up to version `target` (tests stop early to
+ * build databases of earlier versions). */
+int lfr__store_migrate(lfr_store *s, int target);
+
+/* Check that `actor` (looked up again by id: its current role, not the one
+ * in the struct) may do `action`. A refusal is audited as
+ * "<action>.refused" on `object`. The actor's row, with the password hash
+ * wiped, goes to *row_out. */
+int lfr__store_authorise(lfr_store *s, const lfr_user *actor, lfr_action action, const char *object,
+                         lfr__user_row *row_out);
+
+/* Open without migrating (tests of migrations). */
+int lfr__store_open_raw(const char *home, lfr_store **store_out);
+
+/* ---- audit/audit.c --------------------------------------------------------- */
+
+/* Append an entry in the open transaction. `detail` is a JSON object ("{}"
+ * when NULL). The time comes from the clock. */
+int lfr__audit_append(lfr_store *s, const char *actor, const char *action, const char *object,
+                      const char *detail);
+
+/* Append a refusal in a transaction of its own, then return `status`
+ * unchanged with lfr_errmsg() as it was: `return lfr__audit_refusal(s, ...)`.
+ * The refusal's detail records the reason (the current lfr_errmsg()). */
+int lfr__audit_refusal(lfr_store *s, int status, const char *actor, const char *action,
+                       const char *object);
+
+/* The entry hash: BLAKE2b-256 over an unambiguous encoding of the fields. */
+void lfr__audit_hash(uint64_t seq, const char *time, const char *actor, const char *action,
+                     const char *object, const char *detail,
+                     const uint8_t prev_hash[LFR_HASH_BYTES], uint8_t out[LFR_HASH_BYTES]);
+
+/* Write home/audit.head with (seq, hash), atomically, if seq is newer than
+ * what it holds. */
+int lfr__audit_anchor_write(const char *home, uint64_t seq, const uint8_t hash[LFR_HASH_BYTES]);
+
+/* Append `s` to the JSON text in buf (capacity cap, NUL-terminated) as a
+ * quoted, escaped JSON string; truncates safely. */
+void lfr__json_append_str(char *buf, size_t cap, const char *s);
+
+#endif

@@ -1,0 +1,777 @@
+/*
+ * Tests of the store and the audit chain: a new home's files and modes,
+ * migrations from empty and from every earlier schema version, refusing a
+ * newer schema and an exposed key, users and roles (bootstrap, who may add
+ * whom, wrong passwords), audit listing with filters under a fake clock, and
+ * tamper evidence: each way of altering the audit table behind the
+ * program's back (plain SQLite, as a person with the file would) must make
+ * lfr_audit_verify fail and name the right entry.
+ *
+ * Homes are made with mkdtemp under $TMPDIR and removed afterwards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "lfr/lfr.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define ADMIN_PW "correct horse battery"
+#define OPER_PW "operator passphrase"
+
+/* ---- Helpers --------------------------------------------------------------- */
+
+typedef struct home {
+    char dir[512];  /* the mkdtemp folder */
+    char path[600]; /* the home inside it (not yet created) */
+} home;
+
+static void home_make(home *h)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(h->dir, sizeof h->dir, "%s/lfr-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(h->dir));
+    snprintf(h->path, sizeof h->path, "%s/home", h->dir);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void home_remove(home *h)
+{
+    nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void home_file(const home *h, const char *leaf, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", h->path, leaf);
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)(st.st_mode & 0777);
+}
+
+/* Run SQL on the home's database directly, as a tamperer would. */
+static void raw_sql(const home *h, const char *sql)
+{
+    char db[700];
+    home_file(h, "lfr.db", db, sizeof db);
+    sqlite3 *d;
+    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(d, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) print_error("sql: %s: %s\n", sql, msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_close(d);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+static const char drop_triggers[] = "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;";
+
+static int64_t raw_count(const home *h, const char *sql)
+{
+    char db[700];
+    home_file(h, "lfr.db", db, sizeof db);
+    sqlite3 *d;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(d, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+    return n;
+}
+
+/* An initialised home with an administrator "admin" and an operator "op". */
+static lfr_store *populated(home *h, lfr_user *admin, lfr_user *op)
+{
+    home_make(h);
+    assert_int_equal(lfr_store_init(h->path), LFR_OK);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_OK);
+    assert_int_equal(lfr_store_user_add(s, NULL, "admin", LFR_ROLE_ADMINISTRATOR, ADMIN_PW),
+                     LFR_OK);
+    assert_int_equal(lfr_store_login(s, "admin", ADMIN_PW, admin), LFR_OK);
+    assert_int_equal(lfr_store_user_add(s, admin, "op", LFR_ROLE_OPERATOR, OPER_PW), LFR_OK);
+    assert_int_equal(lfr_store_login(s, "op", OPER_PW, op), LFR_OK);
+    return s;
+}
+
+typedef struct collected {
+    int n;
+    uint64_t seq[64];
+    char action[64][48];
+    char actor[64][48];
+    char time[64][32];
+} collected;
+
+static int collect(const lfr_audit_entry *e, void *ctx)
+{
+    collected *c = ctx;
+    if (c->n < 64) {
+        c->seq[c->n] = e->seq;
+        snprintf(c->action[c->n], sizeof c->action[0], "%s", e->action);
+        snprintf(c->actor[c->n], sizeof c->actor[0], "%s", e->actor);
+        snprintf(c->time[c->n], sizeof c->time[0], "%s", e->time);
+    }
+    c->n++;
+    return 0;
+}
+
+static uint64_t verify_first_bad(const home *h, int want_status)
+{
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_OK);
+    lfr_audit_verdict v;
+    int rc = lfr_audit_verify(s, &v);
+    if (rc != want_status) print_error("verify: %s (%s)\n", lfr_strerror(rc), v.reason);
+    assert_int_equal(rc, want_status);
+    lfr_store_close(s);
+    return v.first_bad;
+}
+
+/* ---- Homes and migrations ---------------------------------------------------- */
+
+static void test_init_creates_private_home(void **state)
+{
+    (void)state;
+    home h;
+    home_make(&h);
+    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    char p[700];
+    assert_int_equal(mode_of(h.path), 0700);
+    home_file(&h, "key", p, sizeof p);
+    assert_int_equal(mode_of(p), 0600);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 32);
+    home_file(&h, "media", p, sizeof p);
+    assert_int_equal(mode_of(p), 0700);
+    home_file(&h, "lfr.db", p, sizeof p);
+    assert_int_equal(mode_of(p), 0600);
+    home_file(&h, "audit.head", p, sizeof p);
+    assert_int_equal(mode_of(p), 0600);
+
+    /* A second init is refused and changes nothing. */
+    assert_int_equal(lfr_store_init(h.path), LFR_ERR_CONFLICT);
+    assert_non_null(strstr(lfr_errmsg(), "already initialised"));
+
+    /* A non-empty folder without a database is refused; an empty one used. */
+    char other[700];
+    snprintf(other, sizeof other, "%s/other", h.dir);
+    assert_int_equal(mkdir(other, 0755), 0);
+    char junk[760];
+    snprintf(junk, sizeof junk, "%s/notes.txt", other);
+    FILE *f = fopen(junk, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(lfr_store_init(other), LFR_ERR_CONFLICT);
+    assert_non_null(strstr(lfr_errmsg(), "not empty"));
+    assert_int_equal(remove(junk), 0);
+    assert_int_equal(lfr_store_init(other), LFR_OK);
+    assert_int_equal(mode_of(other), 0700);
+
+    /* Opening somewhere that is not a home says so. */
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.dir, &s), LFR_ERR_NOT_FOUND);
+    assert_null(s);
+    home_remove(&h);
+}
+
+static void test_migrations_from_every_version(void **state)
+{
+    (void)state;
+    int latest = lfr_store_schema_latest();
+    assert_true(latest >= 1);
+    for (int from = 0; from < latest; from++) {
+        /* A home whose database stops at version `from`: made by hand, since
+         * lfr_store_init always migrates to the newest. */
+        home h;
+        home_make(&h);
+        assert_int_equal(mkdir(h.path, 0700), 0);
+        char p[700];
+        home_file(&h, "key", p, sizeof p);
+        FILE *f = fopen(p, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite("0123456789abcdef0123456789abcdef", 1, 32, f), 32);
+        fclose(f);
+        assert_int_equal(chmod(p, 0600), 0);
+        home_file(&h, "lfr.db", p, sizeof p);
+        sqlite3 *d;
+        assert_int_equal(sqlite3_open(p, &d), SQLITE_OK);
+        sqlite3_close(d);
+
+        lfr_store *s;
+        assert_int_equal(lfr__store_open_raw(h.path, &s), LFR_OK);
+        assert_int_equal(lfr_store_schema_version(s), 0);
+        assert_int_equal(lfr__store_migrate(s, from), LFR_OK);
+        assert_int_equal(lfr_store_schema_version(s), from);
+        lfr_store_close(s);
+
+        assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+        assert_int_equal(lfr_store_schema_version(s), latest);
+        lfr_audit_verdict v;
+        assert_int_equal(lfr_audit_verify(s, &v), LFR_OK);
+        assert_int_equal(v.n_entries, (uint64_t)latest); /* one entry per step */
+        assert_int_equal(v.unanchored, 0);
+        lfr_store_close(s);
+        assert_int_equal(raw_count(&h, "PRAGMA user_version"), latest);
+        assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'store.migrate'"),
+                         latest);
+        home_remove(&h);
+    }
+}
+
+static void test_reopen_and_refusals(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    lfr_store_close(s);
+
+    /* Reopening migrates nothing more and keeps the users. */
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    int64_t n;
+    assert_int_equal(lfr_store_user_count(s, &n), LFR_OK);
+    assert_int_equal(n, 2);
+    lfr_user u;
+    assert_int_equal(lfr_store_login(s, "op", OPER_PW, &u), LFR_OK);
+    assert_int_equal(u.role, LFR_ROLE_OPERATOR);
+    lfr_store_close(s);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'store.migrate'"),
+                     lfr_store_schema_latest());
+
+    /* A key readable by others is refused. */
+    char key[700];
+    home_file(&h, "key", key, sizeof key);
+    assert_int_equal(chmod(key, 0644), 0);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_DENIED);
+    assert_non_null(strstr(lfr_errmsg(), "key"));
+    assert_int_equal(chmod(key, 0600), 0);
+
+    /* A database from a newer program is refused, and left alone. */
+    raw_sql(&h, "PRAGMA user_version = 99;");
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_UNSUPPORTED);
+    assert_null(s);
+    assert_non_null(strstr(lfr_errmsg(), "newer"));
+    assert_int_equal(raw_count(&h, "PRAGMA user_version"), 99);
+    home_remove(&h);
+}
+
+/* ---- Users and roles ----------------------------------------------------------- */
+
+static void test_role_table(void **state)
+{
+    (void)state;
+    assert_true(lfr_role_allows(LFR_ROLE_ADMINISTRATOR, LFR_ACTION_USER_ADD));
+    assert_false(lfr_role_allows(LFR_ROLE_OPERATOR, LFR_ACTION_USER_ADD));
+    assert_false(lfr_role_allows(LFR_ROLE_AUDITOR, LFR_ACTION_USER_ADD));
+    assert_false(lfr_role_allows(LFR_ROLE_AUTHORISING_OFFICER, LFR_ACTION_USER_ADD));
+    assert_true(lfr_role_allows(LFR_ROLE_AUDITOR, LFR_ACTION_AUDIT_LIST));
+    assert_false(lfr_role_allows(LFR_ROLE_OPERATOR, LFR_ACTION_AUDIT_LIST));
+    assert_false(lfr_role_allows((lfr_role)0, LFR_ACTION_AUDIT_VERIFY));
+    assert_false(lfr_role_allows(LFR_ROLE_ADMINISTRATOR, (lfr_action)999));
+    lfr_role r;
+    assert_int_equal(lfr_role_parse("authorising-officer", &r), LFR_OK);
+    assert_int_equal(r, LFR_ROLE_AUTHORISING_OFFICER);
+    assert_int_equal(lfr_role_parse("auditor", &r), LFR_OK);
+    assert_int_equal(r, LFR_ROLE_AUDITOR);
+    assert_int_equal(lfr_role_parse("root", &r), LFR_ERR_INVALID);
+    assert_string_equal(lfr_role_name(LFR_ROLE_ADMINISTRATOR), "administrator");
+    assert_string_equal(lfr_action_name(LFR_ACTION_USER_ADD), "user.add");
+}
+
+static void test_bootstrap_and_roles(void **state)
+{
+    (void)state;
+    home h;
+    home_make(&h);
+    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+
+    /* The first user must be an administrator. */
+    assert_int_equal(lfr_store_user_add(s, NULL, "eve", LFR_ROLE_OPERATOR, OPER_PW),
+                     LFR_ERR_DENIED);
+    assert_int_equal(lfr_store_user_add(s, NULL, "admin", LFR_ROLE_ADMINISTRATOR, ADMIN_PW),
+                     LFR_OK);
+    /* No second bootstrap. */
+    assert_int_equal(lfr_store_user_add(s, NULL, "eve", LFR_ROLE_ADMINISTRATOR, OPER_PW),
+                     LFR_ERR_DENIED);
+
+    lfr_user admin, op;
+    assert_int_equal(lfr_store_login(s, "admin", ADMIN_PW, &admin), LFR_OK);
+    assert_int_equal(admin.role, LFR_ROLE_ADMINISTRATOR);
+    assert_int_equal(lfr_store_user_add(s, &admin, "op", LFR_ROLE_OPERATOR, OPER_PW), LFR_OK);
+    assert_int_equal(lfr_store_login(s, "op", OPER_PW, &op), LFR_OK);
+
+    /* An operator may not add users, not even by claiming another role in
+     * the struct: the role is read from the database. */
+    assert_int_equal(lfr_store_user_add(s, &op, "op2", LFR_ROLE_ADMINISTRATOR, OPER_PW),
+                     LFR_ERR_DENIED);
+    assert_non_null(strstr(lfr_errmsg(), "may not user.add"));
+    lfr_user forged = op;
+    forged.role = LFR_ROLE_ADMINISTRATOR;
+    assert_int_equal(lfr_store_user_add(s, &forged, "op2", LFR_ROLE_ADMINISTRATOR, OPER_PW),
+                     LFR_ERR_DENIED);
+
+    /* Bad input is refused before anything happens. */
+    assert_int_equal(lfr_store_user_add(s, &admin, "op", LFR_ROLE_OPERATOR, OPER_PW),
+                     LFR_ERR_CONFLICT);
+    assert_int_equal(lfr_store_user_add(s, &admin, "bad name", LFR_ROLE_OPERATOR, OPER_PW),
+                     LFR_ERR_INVALID);
+    assert_int_equal(lfr_store_user_add(s, &admin, "-x", LFR_ROLE_OPERATOR, OPER_PW),
+                     LFR_ERR_INVALID);
+    assert_int_equal(lfr_store_user_add(s, &admin, "short", LFR_ROLE_OPERATOR, "1234567"),
+                     LFR_ERR_INVALID);
+    assert_int_equal(lfr_store_user_add(s, &admin, "norole", (lfr_role)9, OPER_PW),
+                     LFR_ERR_INVALID);
+
+    /* Listing users: administrators and auditors only. */
+    collected c = {0};
+    assert_int_equal(lfr_store_user_list(s, &op, NULL, &c), LFR_ERR_DENIED);
+    int64_t n;
+    assert_int_equal(lfr_store_user_count(s, &n), LFR_OK);
+    assert_int_equal(n, 2);
+
+    /* Every refusal above that got past input checks is in the chain. */
+    memset(&c, 0, sizeof c);
+    lfr_audit_filter f = {.action = "user.add.refused"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_OK);
+    assert_int_equal(c.n, 5); /* eve, eve again, op2 twice, duplicate op */
+    assert_string_equal(c.actor[0], "system");
+    assert_string_equal(c.actor[1], "anonymous");
+    assert_string_equal(c.actor[2], "op");
+    assert_string_equal(c.actor[3], "op");
+    assert_string_equal(c.actor[4], "admin");
+    memset(&c, 0, sizeof c);
+    f = (lfr_audit_filter){.action = "user.list.refused", .actor = "op"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users"), 2);
+
+    lfr_audit_verdict v;
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_OK);
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
+static int names_into(const lfr_user *u, void *ctx)
+{
+    char *buf = ctx;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 256 - n, "%s:%s ", u->name, lfr_role_name(u->role));
+    return 0;
+}
+
+static void test_user_list(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    assert_int_equal(lfr_store_user_add(s, &admin, "aud", LFR_ROLE_AUDITOR, "auditor pass"),
+                     LFR_OK);
+    lfr_user aud;
+    assert_int_equal(lfr_store_login(s, "aud", "auditor pass", &aud), LFR_OK);
+    char names[256] = "";
+    assert_int_equal(lfr_store_user_list(s, &aud, names_into, names), LFR_OK);
+    assert_string_equal(names, "admin:administrator aud:auditor op:operator ");
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
+static void test_login(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op, u;
+    lfr_store *s = populated(&h, &admin, &op);
+
+    assert_int_equal(lfr_store_login(s, "op", "Tr0ub4dor&3", &u), LFR_ERR_AUTH);
+    char msg_wrong[256];
+    snprintf(msg_wrong, sizeof msg_wrong, "%s", lfr_errmsg());
+    assert_int_equal(u.id, 0);
+    assert_int_equal(lfr_store_login(s, "nobody", "Tr0ub4dor&3", &u), LFR_ERR_AUTH);
+    /* The same words for an unknown user: names are not given away. */
+    assert_string_equal(lfr_errmsg(), msg_wrong);
+    assert_int_equal(lfr_store_login(s, "bad name!", "Tr0ub4dor&3", &u), LFR_ERR_AUTH);
+    assert_int_equal(lfr_store_login(s, "op", "", &u), LFR_ERR_AUTH);
+
+    collected c = {0};
+    lfr_audit_filter f = {.action = "login.refused"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_OK);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.actor[0], "op");
+    assert_string_equal(c.actor[1], "nobody");
+    assert_string_equal(c.actor[2], "anonymous");
+
+    /* The password hash is argon2id and the password is nowhere in the db. */
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users WHERE pwhash LIKE '$argon2id$%'"),
+                     2);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users WHERE instr(pwhash, 'operator')"),
+                     0);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE instr(detail, 'passphrase')"
+                                   " OR instr(detail, 'Tr0ub4dor')"),
+                     0);
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
+/* ---- Audit listing and the clock ---------------------------------------------------- */
+
+static void test_audit_list_filters(void **state)
+{
+    (void)state;
+    home h;
+    home_make(&h);
+    setenv("LFR_FAKE_NOW", "2026-01-01T10:00:00Z", 1);
+    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    assert_int_equal(lfr_store_user_add(s, NULL, "admin", LFR_ROLE_ADMINISTRATOR, ADMIN_PW),
+                     LFR_OK);
+    lfr_user admin, u;
+    assert_int_equal(lfr_store_login(s, "admin", ADMIN_PW, &admin), LFR_OK);
+    setenv("LFR_FAKE_NOW", "2026-01-02T12:30:00.250Z", 1);
+    assert_int_equal(lfr_store_user_add(s, &admin, "op", LFR_ROLE_OPERATOR, OPER_PW), LFR_OK);
+    setenv("LFR_FAKE_NOW", "2026-01-03", 1);
+    assert_int_equal(lfr_store_login(s, "op", "nope nope", &u), LFR_ERR_AUTH);
+
+    collected c = {0};
+    int m = lfr_store_schema_latest();
+    assert_int_equal(lfr_audit_list(s, &admin, NULL, collect, &c), LFR_OK);
+    assert_int_equal(c.n, m + 2 + 1); /* migrations, two user.add, one refusal */
+    assert_string_equal(c.time[0], "2026-01-01T10:00:00.000Z");
+    assert_string_equal(c.time[m], "2026-01-01T10:00:00.000Z");
+    assert_string_equal(c.time[m + 1], "2026-01-02T12:30:00.250Z");
+    assert_string_equal(c.time[m + 2], "2026-01-03T00:00:00.000Z");
+    for (int i = 0; i < c.n; i++)
+        assert_int_equal(c.seq[i], (uint64_t)i + 1);
+
+    memset(&c, 0, sizeof c);
+    lfr_audit_filter f = {.from = "2026-01-02", .to = "2026-01-02"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.action[0], "user.add");
+
+    memset(&c, 0, sizeof c);
+    f = (lfr_audit_filter){.from = "2026-01-02T12:30:00.251Z"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.action[0], "login.refused");
+
+    memset(&c, 0, sizeof c);
+    f = (lfr_audit_filter){.actor = "admin", .object = "user:op"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_OK);
+    assert_int_equal(c.n, 1);
+
+    f = (lfr_audit_filter){.from = "yesterday"};
+    assert_int_equal(lfr_audit_list(s, &admin, &f, collect, &c), LFR_ERR_INVALID);
+
+    /* A bad fake clock is an error, not a silent real time. */
+    setenv("LFR_FAKE_NOW", "2026-13-01", 1);
+    assert_int_equal(lfr_store_user_add(s, &admin, "x1", LFR_ROLE_OPERATOR, OPER_PW),
+                     LFR_ERR_INVALID);
+    assert_non_null(strstr(lfr_errmsg(), "LFR_FAKE_NOW"));
+    unsetenv("LFR_FAKE_NOW");
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
+static void test_time_parse(void **state)
+{
+    (void)state;
+    int64_t ms;
+    char buf[LFR__TIME_LEN];
+    assert_int_equal(lfr__time_parse("1970-01-01", &ms), LFR_OK);
+    assert_int_equal(ms, 0);
+    assert_int_equal(lfr__time_parse("2000-02-29T23:59:59.999Z", &ms), LFR_OK);
+    lfr__time_format(ms, buf);
+    assert_string_equal(buf, "2000-02-29T23:59:59.999Z");
+    assert_int_equal(lfr__time_parse("2001-02-29", &ms), LFR_ERR_INVALID);
+    assert_int_equal(lfr__time_parse("2026-01-01T10:00+01:00", &ms), LFR_ERR_INVALID);
+    assert_int_equal(lfr__time_parse("2026-01-01T24:00", &ms), LFR_ERR_INVALID);
+    assert_int_equal(lfr__time_parse("", &ms), LFR_ERR_INVALID);
+    assert_int_equal(lfr__time_parse("2026-1-01", &ms), LFR_ERR_INVALID);
+}
+
+/* ---- Tamper evidence ------------------------------------------------------------------ */
+
+/* A home whose chain holds some entries; returns the newest seq. */
+static uint64_t tamper_home(home *h)
+{
+    lfr_user admin, op, u;
+    lfr_store *s = populated(h, &admin, &op);
+    assert_int_equal(lfr_store_login(s, "op", "wrong password", &u), LFR_ERR_AUTH);
+    assert_int_equal(lfr_store_user_add(s, &op, "x", LFR_ROLE_OPERATOR, OPER_PW), LFR_ERR_DENIED);
+    assert_int_equal(lfr_store_user_add(s, &admin, "aud", LFR_ROLE_AUDITOR, OPER_PW), LFR_OK);
+    lfr_audit_verdict v;
+    int rc = lfr_audit_verify(s, &v);
+    if (rc) print_error("verify: %s\n", lfr_errmsg());
+    assert_int_equal(rc, LFR_OK);
+    assert_int_equal(v.first_bad, 0);
+    assert_int_equal(v.anchor_seq, v.head_seq);
+    assert_true(v.n_entries >= 6);
+    lfr_store_close(s);
+    return v.head_seq;
+}
+
+static void test_tamper_edit(void **state)
+{
+    (void)state;
+    home h;
+    tamper_home(&h);
+    /* The triggers stop the program's own mistakes ... */
+    char db[700];
+    home_file(&h, "lfr.db", db, sizeof db);
+    sqlite3 *d;
+    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(d, "UPDATE audit SET detail = 'x' WHERE seq = 3", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(d);
+    assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
+    /* ... a person with the file drops them; the chain still tells. */
+    raw_sql(&h, drop_triggers);
+    raw_sql(&h, "UPDATE audit SET detail = '{\"id\":3,\"role\":\"operator\"}' WHERE seq = 3");
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), 3);
+    home_remove(&h);
+
+    tamper_home(&h);
+    raw_sql(&h, drop_triggers);
+    raw_sql(&h, "UPDATE audit SET time = '2020-01-01T00:00:00.000Z' WHERE seq = 2");
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), 2);
+    home_remove(&h);
+
+    /* Moving a byte from one field to the next is caught too (the fields are
+     * length-prefixed in the hash). */
+    tamper_home(&h);
+    raw_sql(&h, drop_triggers);
+    raw_sql(&h, "UPDATE audit SET action = action || substr(object, 1, 1),"
+                " object = substr(object, 2) WHERE seq = 4");
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), 4);
+    home_remove(&h);
+}
+
+static void test_tamper_delete_middle(void **state)
+{
+    (void)state;
+    home h;
+    tamper_home(&h);
+    raw_sql(&h, drop_triggers);
+    raw_sql(&h, "DELETE FROM audit WHERE seq = 3");
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    lfr_audit_verdict v;
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_ERR_TAMPERED);
+    assert_int_equal(v.first_bad, 3);
+    assert_non_null(strstr(v.reason, "missing"));
+    assert_non_null(strstr(lfr_errmsg(), "audit entry 3"));
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
+static void test_tamper_swap(void **state)
+{
+    (void)state;
+    home h;
+    tamper_home(&h);
+    raw_sql(&h, drop_triggers);
+    raw_sql(&h, "UPDATE audit SET seq = 1000 WHERE seq = 3;"
+                "UPDATE audit SET seq = 3 WHERE seq = 4;"
+                "UPDATE audit SET seq = 4 WHERE seq = 1000;");
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), 3);
+    home_remove(&h);
+}
+
+static void test_tamper_insert(void **state)
+{
+    (void)state;
+    home h;
+    uint64_t head = tamper_home(&h);
+    raw_sql(&h, "INSERT INTO audit (seq, time, actor, action, object, detail, prev_hash, hash)"
+                " SELECT max(seq) + 1, '2026-01-01T00:00:00.000Z', 'admin', 'user.add',"
+                " 'user:mallory', '{}', zeroblob(32), randomblob(32) FROM audit");
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), head + 1);
+    home_remove(&h);
+}
+
+/* Rewrite entries from `from` on with correctly recomputed hashes, as a
+ * tamperer who knows the algorithm would, after changing entry `from`. */
+static void rewrite_chain(const home *h, uint64_t from, const char *new_detail)
+{
+    char dbp[700];
+    home_file(h, "lfr.db", dbp, sizeof dbp);
+    sqlite3 *d;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(dbp, &d), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(d, drop_triggers, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(d,
+                                        "SELECT seq, time, actor, action, object, detail, hash"
+                                        " FROM audit ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    struct row {
+        uint64_t seq;
+        char f[5][256];
+        uint8_t hash[32];
+    } rows[64];
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
+        rows[n].seq = (uint64_t)sqlite3_column_int64(st, 0);
+        for (int i = 0; i < 5; i++)
+            snprintf(rows[n].f[i], 256, "%s", (const char *)sqlite3_column_text(st, i + 1));
+        memcpy(rows[n].hash, sqlite3_column_blob(st, 6), 32);
+        n++;
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(d,
+                                        "UPDATE audit SET detail = ?1, prev_hash = ?2,"
+                                        " hash = ?3 WHERE seq = ?4",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        if (rows[i].seq < from) continue;
+        if (rows[i].seq == from) snprintf(rows[i].f[4], 256, "%s", new_detail);
+        uint8_t prev[32] = {0};
+        if (i > 0) memcpy(prev, rows[i - 1].hash, 32);
+        lfr__audit_hash(rows[i].seq, rows[i].f[0], rows[i].f[1], rows[i].f[2], rows[i].f[3],
+                        rows[i].f[4], prev, rows[i].hash);
+        sqlite3_bind_text(st, 1, rows[i].f[4], -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, prev, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, rows[i].hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)rows[i].seq);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+}
+
+static void test_tamper_needs_anchor(void **state)
+{
+    (void)state;
+    home h;
+    char head_path[700];
+
+    /* Cutting off the newest entries leaves a valid chain: the anchor tells. */
+    uint64_t head = tamper_home(&h);
+    raw_sql(&h, drop_triggers);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM audit WHERE seq >= %llu", (unsigned long long)head - 1);
+    raw_sql(&h, sql);
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), head - 1);
+    home_remove(&h);
+
+    /* Rewriting the chain consistently from an entry on: the anchor tells. */
+    head = tamper_home(&h);
+    rewrite_chain(&h, 3, "{\"id\":3,\"role\":\"administrator\"}");
+    assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), head);
+    home_remove(&h);
+
+    /* So does removing the anchor. */
+    tamper_home(&h);
+    home_file(&h, "audit.head", head_path, sizeof head_path);
+    assert_int_equal(remove(head_path), 0);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    lfr_audit_verdict v;
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_ERR_TAMPERED);
+    assert_non_null(strstr(v.reason, "audit.head"));
+    lfr_store_close(s);
+    home_remove(&h);
+
+    /* A well-formed entry appended behind the program's back verifies, but
+     * is reported as not anchored. */
+    head = tamper_home(&h);
+    char dbp[700];
+    home_file(&h, "lfr.db", dbp, sizeof dbp);
+    uint8_t prev[32], hash[32];
+    sqlite3 *d;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(dbp, &d), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(d, "SELECT hash FROM audit WHERE seq = ?1", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)head);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    memcpy(prev, sqlite3_column_blob(st, 0), 32);
+    sqlite3_finalize(st);
+    const char *t = "2026-01-01T00:00:00.000Z";
+    lfr__audit_hash(head + 1, t, "admin", "note", "", "{}", prev, hash);
+    assert_int_equal(sqlite3_prepare_v2(d,
+                                        "INSERT INTO audit VALUES (?1, ?2, 'admin', 'note', '',"
+                                        " '{}', ?3, ?4)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)head + 1);
+    sqlite3_bind_text(st, 2, t, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, prev, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, hash, 32, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_OK);
+    assert_int_equal(v.unanchored, 1);
+    assert_int_equal(v.anchor_seq, head);
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
+static void test_json_escape(void **state)
+{
+    (void)state;
+    char buf[32] = "{\"a\":";
+    lfr__json_append_str(buf, sizeof buf, "q\"b\\\n");
+    assert_string_equal(buf, "{\"a\":\"q\\\"b\\\\\\u000a\"");
+    char tiny[12] = "";
+    lfr__json_append_str(tiny, sizeof tiny, "a long string that cannot fit");
+    assert_int_equal(strlen(tiny), 11);
+    assert_int_equal(tiny[0], '"');
+    assert_int_equal(tiny[10], '"');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_creates_private_home),
+        cmocka_unit_test(test_migrations_from_every_version),
+        cmocka_unit_test(test_reopen_and_refusals),
+        cmocka_unit_test(test_role_table),
+        cmocka_unit_test(test_bootstrap_and_roles),
+        cmocka_unit_test(test_user_list),
+        cmocka_unit_test(test_login),
+        cmocka_unit_test(test_audit_list_filters),
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_tamper_edit),
+        cmocka_unit_test(test_tamper_delete_middle),
+        cmocka_unit_test(test_tamper_swap),
+        cmocka_unit_test(test_tamper_insert),
+        cmocka_unit_test(test_tamper_needs_anchor),
+        cmocka_unit_test(test_json_escape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
