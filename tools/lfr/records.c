@@ -1,15 +1,317 @@
 /*
- * The record-keeping subcommands (init, users, audit, subjects,
- * deployments, alerts, retention, reports). None yet.
+ * The record-keeping subcommands: init, user, audit. Written on the public
+ * API (lfr/store.h) only. Every command that changes anything, or reads
+ * records, runs as a user named with --user, whose password comes from
+ * $LFR_PASSWORD or the terminal with echo off, never from the command line.
+ * Errors are one line on stderr, "lfr: ...": exit 1, or 2 for a usage error.
  */
-#include "cli.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
-const char lfr_cli_records_usage[] = "";
+#include <sodium.h>
+
+#include "cli.h"
+#include "lfr/lfr.h"
+
+const char lfr_cli_records_usage[] =
+    "\n"
+    "records (all take --home DIR, default $LFR_HOME, else ./lfr-data):\n"
+    "  init                           create a home: database, key, media folder\n"
+    "  user add NAME --role ROLE [--user ADMIN]\n"
+    "                                 add a user (ROLE: operator, authorising_officer,\n"
+    "                                 auditor, administrator); the first user, an\n"
+    "                                 administrator, needs no --user; the new password\n"
+    "                                 from $LFR_NEW_PASSWORD or asked twice\n"
+    "  user list --user NAME          users and roles\n"
+    "  audit verify                   check the whole audit chain; names the first\n"
+    "                                 broken entry\n"
+    "  audit list --user NAME [--actor A] [--action X] [--object O] [--from T] [--to T]\n"
+    "                                 audit entries; T is 2026-11-24 or\n"
+    "                                 2026-11-24T09:30:00Z (UTC), both ends inclusive\n"
+    "  --user NAME runs the command as NAME; the password comes from $LFR_PASSWORD,\n"
+    "  else the terminal.\n";
+
+/* ---- Output -------------------------------------------------------------------- */
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lfr: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lfr: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (lfr help)\n", stderr);
+    return 2;
+}
+
+static int lib_fail(void)
+{
+    return fail("%s", lfr_errmsg());
+}
+
+/* ---- Options ----------------------------------------------------------------------- */
+
+typedef struct ropts {
+    const char *home;
+    const char *user;
+    const char *role;
+    const char *actor, *action, *object, *from, *to;
+    const char *pos[2];
+    int n_pos;
+} ropts;
+
+/* Parse options for a records command; `allowed` lists the options it takes
+ * besides --home, space-separated. Returns 0, or 2 after a usage message. */
+static int parse(int argc, char **argv, const char *allowed, int max_pos, ropts *o)
+{
+    memset(o, 0, sizeof *o);
+    static const struct {
+        const char *name;
+        size_t off;
+    } table[] = {
+        {"--home", offsetof(ropts, home)},     {"--user", offsetof(ropts, user)},
+        {"--role", offsetof(ropts, role)},     {"--actor", offsetof(ropts, actor)},
+        {"--action", offsetof(ropts, action)}, {"--object", offsetof(ropts, object)},
+        {"--from", offsetof(ropts, from)},     {"--to", offsetof(ropts, to)},
+    };
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            if (o->n_pos >= max_pos) return usage_error("unexpected argument '%s'", a);
+            o->pos[o->n_pos++] = a;
+            continue;
+        }
+        size_t k = 0, n = sizeof table / sizeof table[0];
+        while (k < n && strcmp(a, table[k].name))
+            k++;
+        char word[32];
+        snprintf(word, sizeof word, " %s ", a);
+        char list[128];
+        snprintf(list, sizeof list, " --home %s ", allowed);
+        if (k == n || !strstr(list, word)) return usage_error("unknown option '%s'", a);
+        if (i + 1 >= argc) return usage_error("%s needs a value", a);
+        *(const char **)((char *)o + table[k].off) = argv[++i];
+    }
+    if (!o->home) o->home = getenv("LFR_HOME");
+    if (!o->home || !*o->home) o->home = "lfr-data";
+    return 0;
+}
+
+/* ---- Passwords ----------------------------------------------------------------------- */
+
+#define PW_CAP (LFR_PASSWORD_MAX + 2)
+
+/* Read a line from the terminal with echo off into buf (cap bytes). */
+static int read_tty_password(const char *prompt, char *buf, size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return fail("no password: set LFR_PASSWORD / LFR_NEW_PASSWORD or run in a terminal");
+    struct termios old, quiet;
+    int have_tc = tcgetattr(fd, &old) == 0;
+    if (have_tc) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    ssize_t w = write(fd, prompt, strlen(prompt));
+    (void)w;
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || c == '\n') break;
+        if (n + 1 < cap) buf[n++] = c;
+    }
+    buf[n] = 0;
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = 0;
+    if (have_tc) tcsetattr(fd, TCSAFLUSH, &old);
+    close(fd);
+    return 0;
+}
+
+/* The password of an existing user: $LFR_PASSWORD, else the terminal. */
+static int get_password(const char *user, char *buf, size_t cap)
+{
+    const char *env = getenv("LFR_PASSWORD");
+    if (env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    char prompt[128];
+    snprintf(prompt, sizeof prompt, "password for %s: ", user);
+    return read_tty_password(prompt, buf, cap);
+}
+
+/* A new user's password: $LFR_NEW_PASSWORD, else asked twice. */
+static int get_new_password(const char *user, char *buf, size_t cap)
+{
+    const char *env = getenv("LFR_NEW_PASSWORD");
+    if (env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    char prompt[128], again[PW_CAP];
+    snprintf(prompt, sizeof prompt, "new password for %s: ", user);
+    if (read_tty_password(prompt, buf, cap)) return 1;
+    if (read_tty_password("again: ", again, sizeof again)) {
+        sodium_memzero(again, sizeof again);
+        return 1;
+    }
+    int same = strcmp(buf, again) == 0;
+    sodium_memzero(again, sizeof again);
+    if (!same) return fail("the passwords do not match");
+    return 0;
+}
+
+/* Open the store and log in as o->user (required). */
+static int open_as(const ropts *o, lfr_store **st, lfr_user *me)
+{
+    if (!o->user) return usage_error("this command needs --user NAME");
+    if (lfr_store_open(o->home, st)) return lib_fail();
+    char pw[PW_CAP];
+    int rc = get_password(o->user, pw, sizeof pw);
+    if (!rc && lfr_store_login(*st, o->user, pw, me)) rc = lib_fail();
+    sodium_memzero(pw, sizeof pw);
+    if (rc) {
+        lfr_store_close(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+/* ---- Commands ------------------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+    ropts o;
+    int rc = parse(argc, argv, "", 0, &o);
+    if (rc) return rc;
+    if (lfr_store_init(o.home)) return lib_fail();
+    printf("initialised %s\n", o.home);
+    return 0;
+}
+
+static int print_user(const lfr_user *u, void *ctx)
+{
+    (void)ctx;
+    printf("%s\t%s\t%s\n", u->name, lfr_role_name(u->role), u->created);
+    return 0;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+    if (argc < 1) return usage_error("usage: lfr user add|list ...");
+    const char *sub = argv[0];
+    ropts o;
+    lfr_store *st = NULL;
+    lfr_user me;
+    if (!strcmp(sub, "list")) {
+        int rc = parse(argc - 1, argv + 1, "--user", 0, &o);
+        if (rc) return rc;
+        if ((rc = open_as(&o, &st, &me))) return rc;
+        if (lfr_store_user_list(st, &me, print_user, NULL)) rc = lib_fail();
+        lfr_store_close(st);
+        return rc;
+    }
+    if (strcmp(sub, "add")) return usage_error("unknown command 'user %s'", sub);
+    int rc = parse(argc - 1, argv + 1, "--user --role", 1, &o);
+    if (rc) return rc;
+    if (o.n_pos != 1) return usage_error("usage: lfr user add NAME --role ROLE [--user ADMIN]");
+    if (!o.role) return usage_error("user add needs --role ROLE");
+    lfr_role role;
+    if (lfr_role_parse(o.role, &role)) return usage_error("%s", lfr_errmsg());
+
+    if (o.user) {
+        if ((rc = open_as(&o, &st, &me))) return rc;
+    } else {
+        if (lfr_store_open(o.home, &st)) return lib_fail();
+        int64_t n = 0;
+        if (lfr_store_user_count(st, &n) == LFR_OK && n > 0) {
+            lfr_store_close(st);
+            return usage_error("users exist: add one as an administrator with --user NAME");
+        }
+    }
+    char pw[PW_CAP];
+    rc = get_new_password(o.pos[0], pw, sizeof pw);
+    if (!rc && lfr_store_user_add(st, o.user ? &me : NULL, o.pos[0], role, pw)) rc = lib_fail();
+    sodium_memzero(pw, sizeof pw);
+    if (!rc) printf("added %s (%s)\n", o.pos[0], lfr_role_name(role));
+    lfr_store_close(st);
+    return rc;
+}
+
+static int print_entry(const lfr_audit_entry *e, void *ctx)
+{
+    (void)ctx;
+    printf("%llu\t%s\t%s\t%s\t%s\t%s\n", (unsigned long long)e->seq, e->time, e->actor, e->action,
+           e->object, e->detail);
+    return 0;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    if (argc < 1) return usage_error("usage: lfr audit verify|list ...");
+    const char *sub = argv[0];
+    ropts o;
+    lfr_store *st = NULL;
+    if (!strcmp(sub, "verify")) {
+        int rc = parse(argc - 1, argv + 1, "", 0, &o);
+        if (rc) return rc;
+        if (lfr_store_open(o.home, &st)) return lib_fail();
+        lfr_audit_verdict v;
+        rc = lfr_audit_verify(st, &v);
+        lfr_store_close(st);
+        if (rc == LFR_ERR_TAMPERED && v.first_bad)
+            return fail("audit entry %llu: %s", (unsigned long long)v.first_bad, v.reason);
+        if (rc == LFR_ERR_TAMPERED) return fail("audit: %s", v.reason);
+        if (rc) return lib_fail();
+        char hex[2 * LFR_HASH_BYTES + 1];
+        sodium_bin2hex(hex, sizeof hex, v.head_hash, LFR_HASH_BYTES);
+        printf("audit chain ok: %llu entries, head %llu %s\n", (unsigned long long)v.n_entries,
+               (unsigned long long)v.head_seq, hex);
+        if (v.unanchored)
+            printf("note: %llu newest entries are after the anchor in audit.head (entry %llu): "
+                   "a crash between a commit and the anchor update, or entries added outside "
+                   "lfr\n",
+                   (unsigned long long)v.unanchored, (unsigned long long)v.anchor_seq);
+        return 0;
+    }
+    if (strcmp(sub, "list")) return usage_error("unknown command 'audit %s'", sub);
+    int rc = parse(argc - 1, argv + 1, "--user --actor --action --object --from --to", 0, &o);
+    if (rc) return rc;
+    lfr_user me;
+    if ((rc = open_as(&o, &st, &me))) return rc;
+    lfr_audit_filter f = {o.actor, o.action, o.object, o.from, o.to};
+    if (lfr_audit_list(st, &me, &f, print_entry, NULL)) rc = lib_fail();
+    lfr_store_close(st);
+    return rc;
+}
 
 int lfr_cli_records(const char *cmd, int argc, char **argv)
 {
-    (void)cmd;
-    (void)argc;
-    (void)argv;
+    if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
+    if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
+    if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
     return -1;
 }

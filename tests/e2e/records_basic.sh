@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The records commands end to end: init, users and roles, refusals that are
+# one line on stderr with exit 1 and land in the audit chain, audit verify,
+# and tampering with the database behind lfr's back (plain sqlite3), which
+# verify must catch and name. Passwords come from the environment only.
+# Usage: records_basic.sh path/to/lfr   (needs the sqlite3 command)
+set -u
+lfr=${1:?usage: records_basic.sh LFR}
+if ! command -v sqlite3 >/dev/null 2>&1; then
+    echo "SKIP: the sqlite3 command is not installed (scripts/setup.sh)"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export LFR_HOME="$tmp/home"
+unset LFR_PASSWORD LFR_NEW_PASSWORD LFR_FAKE_NOW
+admin_pw='admin passphrase 1'
+op_pw='operator passphrase 2'
+fails=0 passes=0
+
+ok() {
+    echo "ok   $1"
+    passes=$((passes + 1))
+}
+bad() {
+    echo "FAIL $1"
+    [ -s "$tmp/err" ] && sed 's/^/    /' "$tmp/err" | head -10
+    fails=$((fails + 1))
+}
+
+# run CMD...: run without a controlling terminal and with stdin closed, so
+# that a password prompt fails instead of waiting; capture the output.
+if command -v setsid >/dev/null 2>&1; then detach=(setsid -w); else detach=(); fi
+run() {
+    "${detach[@]}" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+}
+
+# expect NAME STATUS TEXT CMD...: exit STATUS; for a failure exactly one
+# stderr line containing TEXT, for success TEXT on stdout.
+expect() {
+    local name=$1 want=$2 text=$3
+    shift 3
+    run "$@"
+    local rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        bad "$name: exit $rc, wanted $want"
+    elif [ "$want" -ne 0 ] && { [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -qF -- "$text" "$tmp/err"; }; then
+        bad "$name: wanted one stderr line with '$text'"
+    elif [ "$want" -eq 0 ] && [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out"; then
+        bad "$name: '$text' not in the output: $(head -3 "$tmp/out")"
+    else
+        ok "$name"
+    fi
+}
+
+# audit_has NAME PATTERN: the audit list (as admin) has a line matching PATTERN.
+audit_has() {
+    LFR_PASSWORD=$admin_pw run "$lfr" audit list --user admin
+    if grep -qE -- "$2" "$tmp/out"; then ok "$1"; else bad "$1: no audit line matching $2"; fi
+}
+
+expect "init" 0 "initialised" "$lfr" init
+mode() { stat -c %a "$1"; }
+[ "$(mode "$LFR_HOME")" = 700 ] && [ "$(mode "$LFR_HOME/key")" = 600 ] &&
+    [ "$(mode "$LFR_HOME/media")" = 700 ] && [ "$(mode "$LFR_HOME/lfr.db")" = 600 ] &&
+    ok "home modes 700, key 600, media 700, db 600" || bad "home modes: $(ls -la "$LFR_HOME")"
+expect "init twice refused" 1 "already initialised" "$lfr" init
+expect "init --home elsewhere" 0 "initialised" "$lfr" init --home "$tmp/other"
+
+expect "bootstrap must be an administrator" 1 "first user must be an administrator" \
+    env LFR_NEW_PASSWORD="$op_pw" "$lfr" user add eve --role operator
+expect "bootstrap administrator" 0 "added admin" \
+    env LFR_NEW_PASSWORD="$admin_pw" "$lfr" user add admin --role administrator
+expect "no second bootstrap" 2 "--user" \
+    env LFR_NEW_PASSWORD="$op_pw" "$lfr" user add eve --role administrator
+expect "admin adds operator" 0 "added op" \
+    env LFR_PASSWORD="$admin_pw" LFR_NEW_PASSWORD="$op_pw" "$lfr" user add op --role operator --user admin
+expect "unknown role" 2 "unknown role" \
+    env LFR_PASSWORD="$admin_pw" LFR_NEW_PASSWORD="$op_pw" "$lfr" user add x --role root --user admin
+expect "short password" 1 "at least 8" \
+    env LFR_PASSWORD="$admin_pw" LFR_NEW_PASSWORD=short "$lfr" user add x --role operator --user admin
+expect "duplicate user" 1 "already exists" \
+    env LFR_PASSWORD="$admin_pw" LFR_NEW_PASSWORD="$op_pw" "$lfr" user add op --role auditor --user admin
+
+expect "operator may not add users" 1 "may not user.add" \
+    env LFR_PASSWORD="$op_pw" LFR_NEW_PASSWORD="$op_pw" "$lfr" user add op2 --role administrator --user op
+audit_has "self-escalation refusal is audited" $'\top\tuser.add.refused\tuser:op2\t'
+expect "wrong password" 1 "wrong password" \
+    env LFR_PASSWORD="not the password" "$lfr" user list --user admin
+audit_has "wrong password is audited" $'\tadmin\tlogin.refused\tuser:admin\t'
+expect "no password and no terminal" 1 "no password" "$lfr" user list --user admin
+expect "operator may not list users" 1 "may not user.list" \
+    env LFR_PASSWORD="$op_pw" "$lfr" user list --user op
+expect "command needs --user" 2 "--user" "$lfr" audit list
+expect "user list" 0 $'op\toperator' env LFR_PASSWORD="$admin_pw" "$lfr" user list --user admin
+expect "audit list --actor --action" 0 "user:op2" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" audit list --user admin --actor op --action user.add.refused
+[ "$(wc -l <"$tmp/out")" -eq 1 ] && ok "filtered list has one line" || bad "filtered list: $(cat "$tmp/out")"
+expect "audit list --from in the future" 0 "" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" audit list --user admin --from 2999-01-01
+[ ! -s "$tmp/out" ] && ok "nothing after 2999" || bad "entries after 2999: $(cat "$tmp/out")"
+expect "bad --from" 1 "not a UTC time" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" audit list --user admin --from yesterday
+expect "unknown option" 2 "unknown option" "$lfr" audit verify --user admin
+
+# No password appears in any file of the home.
+if grep -rqF -e "$admin_pw" -e "$op_pw" "$LFR_HOME"; then
+    bad "a password is stored in plain text in the home"
+else
+    ok "no password in plain text in the home"
+fi
+
+expect "audit verify" 0 "audit chain ok" "$lfr" audit verify
+
+# The program cannot change the audit table by mistake ...
+if sqlite3 "$LFR_HOME/lfr.db" "UPDATE audit SET detail='x' WHERE seq=2" 2>/dev/null; then
+    bad "the audit table accepted an UPDATE"
+else
+    ok "the audit table refuses UPDATE"
+fi
+expect "audit verify still ok" 0 "audit chain ok" "$lfr" audit verify
+
+# ... and a person with the file who drops the guard is caught.
+cp -a "$LFR_HOME" "$tmp/backup"
+sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_update; UPDATE audit SET detail='x' WHERE seq=2"
+expect "edited entry 2" 1 "audit entry 2:" "$lfr" audit verify
+
+rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
+sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq=3"
+expect "deleted entry 3" 1 "audit entry 3:" "$lfr" audit verify
+
+rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
+sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_update;
+    UPDATE audit SET seq=1000 WHERE seq=4; UPDATE audit SET seq=4 WHERE seq=5;
+    UPDATE audit SET seq=5 WHERE seq=1000"
+expect "swapped entries 4 and 5" 1 "audit entry 4:" "$lfr" audit verify
+
+rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
+last=$(sqlite3 "$LFR_HOME/lfr.db" "SELECT max(seq) FROM audit")
+sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq=$last"
+expect "newest entry removed (anchor)" 1 "audit entry $last:" "$lfr" audit verify
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
