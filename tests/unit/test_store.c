@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -741,6 +742,83 @@ static void test_tamper_needs_anchor(void **state)
     home_remove(&h);
 }
 
+/* ---- Atomicity and concurrency ------------------------------------------------------ */
+
+static void test_change_and_entry_are_one(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    lfr_store_close(s);
+    int64_t users = raw_count(&h, "SELECT count(*) FROM users");
+    int64_t entries = raw_count(&h, "SELECT count(*) FROM audit");
+
+    /* Make every audit append fail: the user row written just before it in
+     * the same transaction must go too. */
+    raw_sql(&h, "CREATE TRIGGER audit_fail BEFORE INSERT ON audit"
+                " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    assert_int_equal(lfr_store_user_add(s, &admin, "ghost", LFR_ROLE_AUDITOR, OPER_PW),
+                     LFR_ERR_STORE);
+    assert_non_null(strstr(lfr_errmsg(), "injected failure"));
+    /* A refusal that cannot be audited still refuses, and says so. */
+    lfr_user u;
+    assert_int_equal(lfr_store_login(s, "op", "Tr0ub4dor&3", &u), LFR_ERR_AUTH);
+    assert_non_null(strstr(lfr_errmsg(), "could not be audited"));
+    lfr_store_close(s);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users"), users);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit"), entries);
+
+    raw_sql(&h, "DROP TRIGGER audit_fail;");
+    assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
+    home_remove(&h);
+}
+
+/* Several processes appending at once: seq stays gap-free, the chain
+ * verifies, and the anchor ends at the newest entry. */
+static void test_concurrent_writers(void **state)
+{
+    (void)state;
+    enum { N_PROC = 4, N_EACH = 3 };
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    lfr_store_close(s);
+    int64_t before = raw_count(&h, "SELECT count(*) FROM audit");
+    pid_t pids[N_PROC];
+    for (int p = 0; p < N_PROC; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            lfr_store *cs;
+            int bad = lfr_store_open(h.path, &cs) != LFR_OK;
+            for (int i = 0; i < N_EACH && !bad; i++) {
+                lfr_user u;
+                bad = lfr_store_login(cs, "op", "Tr0ub4dor&3", &u) != LFR_ERR_AUTH;
+                if (bad) fprintf(stderr, "child %d: %s\n", p, lfr_errmsg());
+            }
+            lfr_store_close(cs);
+            _exit(bad);
+        }
+    }
+    for (int p = 0; p < N_PROC; p++) {
+        int st;
+        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit"), before + N_PROC * N_EACH);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    lfr_audit_verdict v;
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_OK);
+    assert_int_equal(v.head_seq, (uint64_t)(before + N_PROC * N_EACH));
+    assert_int_equal(v.anchor_seq, v.head_seq);
+    assert_int_equal(v.unanchored, 0);
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -771,6 +849,8 @@ int main(void)
         cmocka_unit_test(test_tamper_swap),
         cmocka_unit_test(test_tamper_insert),
         cmocka_unit_test(test_tamper_needs_anchor),
+        cmocka_unit_test(test_change_and_entry_are_one),
+        cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_json_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
