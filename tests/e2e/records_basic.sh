@@ -112,6 +112,21 @@ fi
 
 expect "audit verify" 0 "audit chain ok" "$lfr" audit verify
 
+# An independent verifier, written from docs/RECORDS.md, agrees exactly.
+src=${LFR_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+pyverify() { python3 "$src/scripts/audit-verify.py" "$LFR_HOME"; }
+have_python=0
+python3 -c 'import hashlib, sqlite3' 2>/dev/null && have_python=1
+if [ "$have_python" = 1 ]; then
+    if [ "$(pyverify)" = "$(cat "$tmp/out")" ]; then
+        ok "scripts/audit-verify.py agrees: $(cat "$tmp/out")"
+    else
+        bad "scripts/audit-verify.py says: $(pyverify 2>&1 | head -3)"
+    fi
+else
+    echo "skip scripts/audit-verify.py: no python3 with sqlite3"
+fi
+
 # The program cannot change the audit table by mistake ...
 if sqlite3 "$LFR_HOME/lfr.db" "UPDATE audit SET detail='x' WHERE seq=2" 2>/dev/null; then
     bad "the audit table accepted an UPDATE"
@@ -124,6 +139,11 @@ expect "audit verify still ok" 0 "audit chain ok" "$lfr" audit verify
 cp -a "$LFR_HOME" "$tmp/backup"
 sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_update; UPDATE audit SET detail='x' WHERE seq=2"
 expect "edited entry 2" 1 "audit entry 2:" "$lfr" audit verify
+if [ "$have_python" = 1 ]; then
+    out=$(pyverify)
+    [ $? -eq 1 ] && [[ "$out" == "audit entry 2:"* ]] && ok "audit-verify.py names entry 2 too" ||
+        bad "audit-verify.py on the edited chain: $out"
+fi
 
 rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
 sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq=3"
