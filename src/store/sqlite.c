@@ -63,10 +63,10 @@ static int sq_open(const char *path, int create, void **db_out)
                   "settings");
     /* Reading the schema here turns "file is not a database" into an error
      * at open rather than at the first query. */
-    if (!rc) rc = exec(db, "SELECT count(*) FROM sqlite_schema;", path);
+    if (!rc) rc = exec(db, "SELECT count(*) FROM sqlite_schema;", "schema");
     if (rc) {
         sqlite3_close(db);
-        return rc;
+        return lfr__err_prefix(rc, path);
     }
     *db_out = db;
     return LFR_OK;

@@ -9,16 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <sodium.h>
 
 #include "store.h"
 #include "util/util.h"
-
-#define KEY_BYTES 32
 
 /* ---- Paths --------------------------------------------------------------------- */
 
@@ -167,7 +165,7 @@ int lfr_store_init(const char *home)
     rc = make_dir(home);
     if (rc) return rc;
 
-    uint8_t k[KEY_BYTES];
+    uint8_t k[LFR__KEY_BYTES];
     randombytes_buf(k, sizeof k);
     rc = create_private_file(key, k, sizeof k);
     sodium_memzero(k, sizeof k);
@@ -196,12 +194,6 @@ int lfr__store_open_raw(const char *home, lfr_store **store_out)
     struct stat st;
     if (stat(db, &st))
         return lfr__err(LFR_ERR_NOT_FOUND, "%s: not an lfr home (no lfr.db; run lfr init)", home);
-    if (stat(key, &st)) return lfr__err(LFR_ERR_IO, "%s: %s", key, strerror(errno));
-    if (st.st_mode & 077)
-        return lfr__err(LFR_ERR_DENIED, "%s: key file is readable by others (mode %03o; want 600)",
-                        key, (unsigned)(st.st_mode & 0777));
-    if (st.st_size != KEY_BYTES)
-        return lfr__err(LFR_ERR_FORMAT, "%s: key file is not %d bytes", key, KEY_BYTES);
 
     lfr_store *s = calloc(1, sizeof *s);
     if (!s) return lfr__err(LFR_ERR_NOMEM, "out of memory");
@@ -211,7 +203,8 @@ int lfr__store_open_raw(const char *home, lfr_store **store_out)
         free(s);
         return lfr__err(LFR_ERR_NOMEM, "out of memory");
     }
-    rc = s->be->open(db, 0, &s->db);
+    rc = lfr__key_load(key, &s->key);
+    if (!rc) rc = s->be->open(db, 0, &s->db);
     if (!rc) rc = s->be->schema_version(s->db, &s->version);
     if (!rc && s->version > s->be->schema_latest())
         rc = lfr__err(LFR_ERR_UNSUPPORTED,
@@ -250,6 +243,7 @@ void lfr_store_close(lfr_store *s)
         s->be->rollback(s->db);
         s->be->close(s->db);
     }
+    lfr__key_free(s->key);
     free(s->home);
     free(s);
 }

@@ -78,6 +78,7 @@ struct lfr_store {
     const lfr__backend *be;
     void *db;
     char *home;
+    uint8_t *key; /* LFR__KEY_BYTES in sodium_malloc'd memory */
     int version;
     /* The newest audit entry appended in the open transaction, written to
      * audit.head once the transaction commits. */
@@ -104,6 +105,30 @@ int lfr__store_authorise(lfr_store *s, const lfr_user *actor, lfr_action action,
 
 /* Open without migrating (tests of migrations). */
 int lfr__store_open_raw(const char *home, lfr_store **store_out);
+
+/* ---- crypt.c: encryption at rest --------------------------------------------- */
+
+#define LFR__KEY_BYTES 32
+
+/* Read a key file (regular, mode 0600 or stricter, exactly 32 bytes) into
+ * guarded memory; free with lfr__key_free (which wipes it). */
+int lfr__key_load(const char *path, uint8_t **key_out);
+void lfr__key_free(uint8_t *key);
+
+/* Size of the sealed form of `plain_size` bytes. */
+size_t lfr__sealed_size(size_t plain_size);
+
+/* Seal n bytes with XChaCha20-Poly1305 under `key`, bound to the associated
+ * text `ad` (what the blob is, e.g. "image:17:jpeg"). *out is malloc'd; the
+ * caller frees it. */
+int lfr__seal(const uint8_t *key, const void *plain, size_t n, const char *ad, uint8_t **out,
+              size_t *out_n);
+
+/* Open a sealed blob; LFR_ERR_TAMPERED if it was altered or belongs to
+ * another `ad`. *out is malloc'd plaintext (possibly biometric): the caller
+ * wipes it with sodium_memzero and frees it. */
+int lfr__unseal(const uint8_t *key, const uint8_t *sealed, size_t n, const char *ad, uint8_t **out,
+                size_t *out_n);
 
 /* ---- audit/audit.c --------------------------------------------------------- */
 

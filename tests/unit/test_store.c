@@ -819,6 +819,104 @@ static void test_concurrent_writers(void **state)
     home_remove(&h);
 }
 
+/* ---- Encryption at rest ------------------------------------------------------------- */
+
+static void test_seal(void **state)
+{
+    (void)state;
+    home h;
+    home_make(&h);
+    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+
+    /* The key in memory is the key file. */
+    char kp[700];
+    home_file(&h, "key", kp, sizeof kp);
+    uint8_t *file;
+    size_t fn;
+    assert_int_equal(lfr__read_file(kp, 64, &file, &fn), LFR_OK);
+    assert_int_equal(fn, LFR__KEY_BYTES);
+    assert_memory_equal(file, s->key, LFR__KEY_BYTES);
+    free(file);
+
+    static const char plain[] = "pretend these are the bytes of a face image";
+    uint8_t *a, *b, *p;
+    size_t an, bn, pn;
+    assert_int_equal(lfr__seal(s->key, plain, sizeof plain, "image:1:jpeg", &a, &an), LFR_OK);
+    assert_int_equal(an, lfr__sealed_size(sizeof plain));
+    assert_int_equal(lfr__seal(s->key, plain, sizeof plain, "image:1:jpeg", &b, &bn), LFR_OK);
+    assert_memory_not_equal(a, b, an); /* a fresh nonce each time */
+    assert_null(memmem(a, an, "face image", 10));
+
+    assert_int_equal(lfr__unseal(s->key, a, an, "image:1:jpeg", &p, &pn), LFR_OK);
+    assert_int_equal(pn, sizeof plain);
+    assert_memory_equal(p, plain, pn);
+    free(p);
+
+    /* Bound to what it is: the same blob under another record fails. */
+    assert_int_equal(lfr__unseal(s->key, a, an, "image:2:jpeg", &p, &pn), LFR_ERR_TAMPERED);
+    assert_null(p);
+    /* Any flipped bit fails; so does a cut. */
+    for (size_t i = 4; i < an; i += 7) {
+        a[i] ^= 0x10;
+        int want = i == 4 ? LFR_ERR_UNSUPPORTED : LFR_ERR_TAMPERED;
+        assert_int_equal(lfr__unseal(s->key, a, an, "image:1:jpeg", &p, &pn), want);
+        a[i] ^= 0x10;
+    }
+    assert_int_equal(lfr__unseal(s->key, a, an - 1, "image:1:jpeg", &p, &pn), LFR_ERR_TAMPERED);
+    assert_int_equal(lfr__unseal(s->key, a, 20, "image:1:jpeg", &p, &pn), LFR_ERR_FORMAT);
+    a[0] = 'X';
+    assert_int_equal(lfr__unseal(s->key, a, an, "image:1:jpeg", &p, &pn), LFR_ERR_FORMAT);
+    free(a);
+    free(b);
+
+    /* Empty plaintexts work too. */
+    assert_int_equal(lfr__seal(s->key, "", 0, "empty", &a, &an), LFR_OK);
+    assert_int_equal(lfr__unseal(s->key, a, an, "empty", &p, &pn), LFR_OK);
+    assert_int_equal(pn, 0);
+    free(p);
+    free(a);
+    lfr_store_close(s);
+
+    /* A key that is a symbolic link, or the wrong size, is refused. */
+    char moved[700];
+    home_file(&h, "key.real", moved, sizeof moved);
+    assert_int_equal(rename(kp, moved), 0);
+    assert_int_equal(symlink(moved, kp), 0);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_IO);
+    assert_int_equal(remove(kp), 0);
+    FILE *f = fopen(kp, "wb");
+    assert_non_null(f);
+    fputs("short", f);
+    fclose(f);
+    assert_int_equal(chmod(kp, 0600), 0);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_FORMAT);
+    home_remove(&h);
+}
+
+static void test_corrupt_database(void **state)
+{
+    (void)state;
+    home h;
+    home_make(&h);
+    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    char db[700], wal[720];
+    home_file(&h, "lfr.db", db, sizeof db);
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    remove(wal);
+    FILE *f = fopen(db, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", f);
+    fclose(f);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_STORE);
+    assert_null(s);
+    assert_non_null(strstr(lfr_errmsg(), "lfr.db"));
+    home_remove(&h);
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -851,6 +949,8 @@ int main(void)
         cmocka_unit_test(test_tamper_needs_anchor),
         cmocka_unit_test(test_change_and_entry_are_one),
         cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_seal),
+        cmocka_unit_test(test_corrupt_database),
         cmocka_unit_test(test_json_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
