@@ -34,6 +34,8 @@ static const char usage_text[] =
     "                                 same/different at the default threshold\n"
     "  eval lfw --data DIR [--pairs FILE] [--json FILE] [--scores FILE]\n"
     "                                 LFW View 2 10-fold accuracy, AUC, TAR at FAR\n"
+    "  eval identify lfw --data DIR [--json FILE]\n"
+    "                                 LFW open-set 1:N: FNIR at FPIR, rank-1, CMC\n"
     "  version                        versions of the program, models and XNNPACK\n"
     "\n"
     "options for every command:\n"
@@ -340,8 +342,9 @@ static int central_face(const lfr_face *f, int n, const lfr_image *img)
 typedef struct eval_job {
     opts *o;
     lfr_engine *eng;
-    lfr_engine *eng_low; /* same models, low detection threshold: the fallback */
-    const lfr__eval_images *imgs;
+    lfr_engine *eng_low;      /* same models, low detection threshold: the fallback */
+    const char *const *paths; /* n_paths image paths relative to root */
+    size_t n_paths;
     const char *root;
     float *tpl;           /* n_images x LFR_TEMPLATE_DIM */
     unsigned char *found; /* 1 face embedded, 0 no face, 2 unreadable */
@@ -350,6 +353,7 @@ typedef struct eval_job {
     atomic_int error;
     atomic_size_t low; /* images whose face was found only by the fallback */
     char errmsg[512];
+    char det_sha[65], emb_sha[65];
     pthread_mutex_t lock;
 } eval_job;
 
@@ -369,8 +373,8 @@ static void *eval_worker(void *arg)
     char path[4096];
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->imgs->n_images || atomic_load(&j->error)) break;
-        snprintf(path, sizeof path, "%s/%s", j->root, j->imgs->path[i]);
+        if (i >= j->n_paths || atomic_load(&j->error)) break;
+        snprintf(path, sizeof path, "%s/%s", j->root, j->paths[i]);
         lfr_image img;
         int n;
         j->found[i] = 2;
@@ -415,10 +419,68 @@ static void progress(size_t done, size_t total, double t0)
             "########################################", width - filled, "", done, total, el, eta);
 }
 
+/* Detect and embed every image of paths[] (relative to root) on a pool of
+ * worker threads sharing one engine, filling j->tpl and j->found; a
+ * progress bar goes to stderr. The caller allocated j->tpl (n x dim) and
+ * j->found (n) and zeroed the rest of *j. */
+static int embed_paths(opts *o, const char *root, const char *const *paths, size_t n, eval_job *j,
+                       double *secs)
+{
+    lfr_engine_config low = o->cfg;
+    low.min_score = EVAL_FALLBACK_SCORE;
+    lfr_engine *e = NULL, *e_low = NULL;
+    int rc = 0;
+    if (lfr_engine_open(&o->cfg, &e) != LFR_OK || lfr_engine_open(&low, &e_low) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    j->eng_low = e_low;
+    j->o = o;
+    j->eng = e;
+    j->paths = paths;
+    j->n_paths = n;
+    j->root = root;
+    pthread_mutex_init(&j->lock, NULL);
+    int nt = o->threads > 0 ? o->threads : 2;
+    pthread_t th[64];
+    double t0 = now_s();
+    int started = 0;
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&th[i], NULL, eval_worker, j) == 0) started++;
+    if (started == 0) {
+        rc = fail("cannot start worker threads");
+        goto out;
+    }
+    int tty = isatty(2);
+    while (atomic_load(&j->done) < n && !atomic_load(&j->error)) {
+        if (tty) progress(atomic_load(&j->done), n, t0);
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+        int alive = 0;
+        for (int i = 0; i < started; i++)
+            alive += pthread_tryjoin_np(th[i], NULL) == EBUSY;
+        if (!alive) break;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    *secs = now_s() - t0;
+    progress(atomic_load(&j->done), n, t0);
+    fputc('\n', stderr);
+    pthread_mutex_destroy(&j->lock);
+    if (atomic_load(&j->error)) rc = fail("%s", j->errmsg);
+    /* The sha256 of the models go into reports: keep them. */
+    snprintf(j->det_sha, sizeof j->det_sha, "%s", lfr_engine_model_sha256(e, "detector"));
+    snprintf(j->emb_sha, sizeof j->emb_sha, "%s", lfr_engine_model_sha256(e, "embedder"));
+out:
+    lfr_engine_close(e);
+    lfr_engine_close(e_low);
+    return rc;
+}
+
 static int write_json(const char *file, const lfr__eval_summary *s,
                       const lfr__eval_rates *at_default, size_t n_images, size_t no_face,
                       size_t low, size_t unreadable, size_t n_missing_pairs, double secs,
-                      const lfr_engine *e)
+                      const eval_job *j)
 {
     FILE *f = fopen(file, "w");
     if (!f) return fail("%s: cannot write: %s", file, strerror(errno));
@@ -463,15 +525,18 @@ static int write_json(const char *file, const lfr__eval_summary *s,
     fprintf(f, "  \"found_by_fallback\": %zu,\n  \"fallback_min_score\": %.2f,\n", low,
             EVAL_FALLBACK_SCORE);
     fprintf(f, "  \"pairs_missing_a_face\": %zu,\n  \"seconds\": %.1f,\n", n_missing_pairs, secs);
-    fprintf(f, "  \"detector_sha256\": \"%s\",\n  \"embedder_sha256\": \"%s\",\n",
-            lfr_engine_model_sha256(e, "detector"), lfr_engine_model_sha256(e, "embedder"));
+    fprintf(f, "  \"detector_sha256\": \"%s\",\n  \"embedder_sha256\": \"%s\",\n", j->det_sha,
+            j->emb_sha);
     fprintf(f, "  \"version\": \"%s\"\n}\n", LFR_VERSION);
     if (fclose(f) != 0) return fail("%s: write failed: %s", file, strerror(errno));
     return 0;
 }
 
+static int cmd_eval_identify(opts *o);
+
 static int cmd_eval(opts *o)
 {
+    if (o->n_pos >= 1 && !strcmp(o->pos[0], "identify")) return cmd_eval_identify(o);
     if (o->n_pos != 1 || strcmp(o->pos[0], "lfw"))
         return fail("usage: lfr eval lfw --data DIR [--pairs FILE] [--json FILE] "
                     "[--scores FILE]");
@@ -487,7 +552,7 @@ static int cmd_eval(opts *o)
         return fail("%s", lfr_errmsg());
     }
     int rc = 0;
-    lfr_engine *e = NULL, *e_low = NULL;
+    double secs = 0;
     eval_job j;
     memset(&j, 0, sizeof j);
     double *score = malloc(pairs.n_pairs * sizeof *score);
@@ -499,45 +564,8 @@ static int cmd_eval(opts *o)
         rc = fail("out of memory");
         goto out;
     }
-    lfr_engine_config low = o->cfg;
-    low.min_score = EVAL_FALLBACK_SCORE;
-    if (lfr_engine_open(&o->cfg, &e) != LFR_OK || lfr_engine_open(&low, &e_low) != LFR_OK) {
-        rc = fail("%s", lfr_errmsg());
-        goto out;
-    }
-    j.eng_low = e_low;
-    j.o = o;
-    j.eng = e;
-    j.imgs = &imgs;
-    j.root = o->data;
-    pthread_mutex_init(&j.lock, NULL);
-    int nt = o->threads > 0 ? o->threads : 2;
-    pthread_t th[64];
-    double t0 = now_s();
-    int started = 0;
-    for (int i = 0; i < nt; i++)
-        if (pthread_create(&th[i], NULL, eval_worker, &j) == 0) started++;
-    if (started == 0) {
-        rc = fail("cannot start worker threads");
-        goto out;
-    }
-    int tty = isatty(2);
-    while (atomic_load(&j.done) < imgs.n_images && !atomic_load(&j.error)) {
-        if (tty) progress(atomic_load(&j.done), imgs.n_images, t0);
-        struct timespec ts = {0, 200000000};
-        nanosleep(&ts, NULL);
-        int alive = 0;
-        for (int i = 0; i < started; i++)
-            alive += pthread_tryjoin_np(th[i], NULL) == EBUSY;
-        if (!alive) break;
-    }
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    double secs = now_s() - t0;
-    progress(atomic_load(&j.done), imgs.n_images, t0);
-    fputc('\n', stderr);
-    if (atomic_load(&j.error)) {
-        rc = fail("%s", j.errmsg);
+    if (embed_paths(o, o->data, imgs.path, imgs.n_images, &j, &secs) != 0) {
+        rc = 1;
         goto out;
     }
     size_t no_face = 0, unreadable = 0;
@@ -617,7 +645,7 @@ static int cmd_eval(opts *o)
            (size_t)atomic_load(&j.low), (double)o->cfg.min_score, EVAL_FALLBACK_SCORE);
     printf("scores          %s\n", scores_file);
     if (o->json_file && write_json(o->json_file, &s, &at_default, imgs.n_images, no_face,
-                                   (size_t)atomic_load(&j.low), unreadable, n_missing, secs, e))
+                                   (size_t)atomic_load(&j.low), unreadable, n_missing, secs, &j))
         rc = 1;
 out:
     if (j.tpl) memset(j.tpl, 0, imgs.n_images * LFR_TEMPLATE_DIM * sizeof(float));
@@ -626,10 +654,230 @@ out:
     free(score);
     free(same);
     free(fold);
-    lfr_engine_close(e);
-    lfr_engine_close(e_low);
     lfr__eval_images_free(&imgs);
     lfr__eval_pairs_free(&pairs);
+    return rc;
+}
+
+/* ---- eval identify lfw -------------------------------------------------------- */
+
+/*
+ * The LFW open-set 1:N protocol: the gallery holds the first image of each
+ * person with two or more images (1,680 people); their other images are the
+ * mated probes; the images of the people with a single image (4,069) are
+ * the non-mated probes. People and counts come from lfw-names.txt.
+ */
+typedef struct lfw_list {
+    char **path; /* "Name/Name_0001.jpg" */
+    int *person; /* index into the names, in file order */
+    int *role;   /* 0 gallery, 1 mated probe, 2 non-mated probe */
+    size_t n, cap;
+    int n_people;
+} lfw_list;
+
+static void lfw_list_free(lfw_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->path[i]);
+    free(l->path);
+    free(l->person);
+    free(l->role);
+    memset(l, 0, sizeof *l);
+}
+
+static int lfw_list_load(const char *dir, lfw_list *l)
+{
+    memset(l, 0, sizeof *l);
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/lfw-names.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return fail("%s: cannot open: %s", path, strerror(errno));
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *tab = strpbrk(line, "\t ");
+        if (!tab) continue;
+        *tab = 0;
+        long count;
+        char *end;
+        errno = 0;
+        count = strtol(tab + 1, &end, 10);
+        if (errno || end == tab + 1 || count < 1 || count > 9999 || !line[0] || strchr(line, '/')) {
+            rc = fail("%s:%d: expected 'Name count'", path, lineno);
+            break;
+        }
+        for (long k = 1; k <= count; k++) {
+            if (l->n == l->cap) {
+                size_t nc = l->cap ? 2 * l->cap : 16384;
+                char **np = realloc(l->path, nc * sizeof *np);
+                if (np) l->path = np;
+                int *pp = realloc(l->person, nc * sizeof *pp);
+                if (pp) l->person = pp;
+                int *rp = realloc(l->role, nc * sizeof *rp);
+                if (rp) l->role = rp;
+                if (!np || !pp || !rp) {
+                    rc = fail("out of memory");
+                    break;
+                }
+                l->cap = nc;
+            }
+            char rel[1100];
+            snprintf(rel, sizeof rel, "%s/%s_%04ld.jpg", line, line, k);
+            l->path[l->n] = strdup(rel);
+            if (!l->path[l->n]) {
+                rc = fail("out of memory");
+                break;
+            }
+            l->person[l->n] = l->n_people;
+            l->role[l->n] = count == 1 ? 2 : k == 1 ? 0 : 1;
+            l->n++;
+        }
+        if (rc) break;
+        l->n_people++;
+    }
+    fclose(f);
+    if (rc) lfw_list_free(l);
+    return rc;
+}
+
+static int cmd_eval_identify(opts *o)
+{
+    if (o->n_pos != 2 || strcmp(o->pos[1], "lfw") || !o->data)
+        return fail("usage: lfr eval identify lfw --data DIR [--json FILE]");
+    lfw_list l;
+    if (lfw_list_load(o->data, &l)) return 1;
+    int rc = 0;
+    double secs = 0;
+    eval_job j;
+    memset(&j, 0, sizeof j);
+    j.tpl = calloc(l.n, LFR_TEMPLATE_DIM * sizeof(float));
+    j.found = calloc(l.n, 1);
+    float *gallery = calloc(l.n, LFR_TEMPLATE_DIM * sizeof(float));
+    int *gsubj = calloc(l.n, sizeof *gsubj),
+        *subj_of_person = malloc((size_t)l.n_people * sizeof(int));
+    lfr__eval_search_result *mated = calloc(l.n, sizeof *mated),
+                            *nonmated = calloc(l.n, sizeof *nonmated);
+    float *scratch = malloc((size_t)l.n_people * sizeof *scratch);
+    if (!j.tpl || !j.found || !gallery || !gsubj || !subj_of_person || !mated || !nonmated ||
+        !scratch) {
+        rc = fail("out of memory");
+        goto out;
+    }
+    if (embed_paths(o, o->data, (const char *const *)l.path, l.n, &j, &secs) != 0) {
+        rc = 1;
+        goto out;
+    }
+    /* Gallery: one template per enrolled person; subjects numbered densely. */
+    size_t n_gal = 0, gal_missing = 0, probe_missing[3] = {0, 0, 0};
+    int n_subj = 0;
+    for (int p = 0; p < l.n_people; p++)
+        subj_of_person[p] = -1;
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.role[i] != 0) continue;
+        if (j.found[i] != 1) {
+            gal_missing++;
+            continue;
+        }
+        subj_of_person[l.person[i]] = n_subj;
+        memcpy(gallery + n_gal * LFR_TEMPLATE_DIM, j.tpl + i * LFR_TEMPLATE_DIM,
+               LFR_TEMPLATE_DIM * sizeof(float));
+        gsubj[n_gal++] = n_subj++;
+    }
+    size_t n_mated = 0, n_nonmated = 0, mated_unenrolled = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.role[i] == 0) continue;
+        int mate = l.role[i] == 1 ? subj_of_person[l.person[i]] : -1;
+        if (l.role[i] == 1 && mate < 0) {
+            mated_unenrolled++; /* its gallery image had no face */
+            continue;
+        }
+        lfr__eval_search_result r;
+        if (j.found[i] != 1) {
+            /* No face: the search returns nothing, a miss for a mated probe. */
+            probe_missing[l.role[i]]++;
+            r = (lfr__eval_search_result){-INFINITY, -1, -INFINITY, 0, -INFINITY};
+        } else if (lfr__eval_search(gallery, gsubj, n_gal, n_subj, j.tpl + i * LFR_TEMPLATE_DIM,
+                                    LFR_TEMPLATE_DIM, mate, scratch, &r) != LFR_OK) {
+            rc = fail("%s", lfr_errmsg());
+            goto out;
+        }
+        if (l.role[i] == 1)
+            mated[n_mated++] = r;
+        else
+            nonmated[n_nonmated++] = r;
+    }
+    double targets[3] = {1e-1, 1e-2, 1e-3}, cmc[20];
+    lfr__eval_ident_rates at[3], at_default;
+    for (int k = 0; k < 3; k++)
+        lfr__eval_fnir_at_fpir(mated, n_mated, nonmated, n_nonmated, targets[k], &at[k]);
+    lfr__eval_ident_rates_at(mated, n_mated, nonmated, n_nonmated, LFR_DEFAULT_THRESHOLD,
+                             &at_default);
+    lfr__eval_cmc(mated, n_mated, 20, cmc);
+    printf(
+        "LFW 1:N (open set): gallery %zu people (first image of each person with 2+ images),\n"
+        "  %zu mated probes, %zu non-mated probes (people with one image); %zu images in %.1f s\n",
+        n_gal, n_mated, n_nonmated, l.n, secs);
+    printf("no face: %zu gallery, %zu mated, %zu non-mated images (%zu mated probes dropped with "
+           "their gallery image)\n",
+           gal_missing, probe_missing[1], probe_missing[2], mated_unenrolled);
+    for (int k = 0; k < 3; k++)
+        printf("FNIR at FPIR %-6g %.4f (threshold %.3f, %zu false positives)%s\n", targets[k],
+               at[k].fnir, at[k].threshold, at[k].n_false_positive,
+               at[k].supported ? "" : " (too few non-mated probes)");
+    printf("rank-1 identification rate %.4f; CMC rank 5 %.4f, rank 10 %.4f, rank 20 %.4f\n", cmc[0],
+           cmc[4], cmc[9], cmc[19]);
+    printf("at threshold %.2f (the default): TPIR %.4f, FPIR %.4f\n", (double)LFR_DEFAULT_THRESHOLD,
+           at_default.tpir, at_default.fpir);
+    if (o->json_file) {
+        FILE *f = fopen(o->json_file, "w");
+        if (!f) {
+            rc = fail("%s: cannot write: %s", o->json_file, strerror(errno));
+            goto out;
+        }
+        fprintf(f, "{\n  \"protocol\": \"LFW open-set 1:N: gallery = first image of each person "
+                   "with 2+ images\",\n");
+        fprintf(f, "  \"gallery\": %zu,\n  \"mated_probes\": %zu,\n  \"nonmated_probes\": %zu,\n",
+                n_gal, n_mated, n_nonmated);
+        fprintf(f, "  \"no_face\": {\"gallery\": %zu, \"mated\": %zu, \"nonmated\": %zu},\n",
+                gal_missing, probe_missing[1], probe_missing[2]);
+        const char *names[3] = {"1e-1", "1e-2", "1e-3"};
+        for (int k = 0; k < 3; k++) {
+            fprintf(f, "  \"fnir_at_fpir_%s\": ", names[k]);
+            json_num(f, at[k].fnir);
+            fprintf(f, ",\n  \"threshold_at_fpir_%s\": ", names[k]);
+            json_num(f, at[k].threshold);
+            fprintf(f, ",\n");
+        }
+        fprintf(f, "  \"rank1\": ");
+        json_num(f, cmc[0]);
+        fprintf(f, ",\n  \"cmc\": [");
+        for (int r = 0; r < 20; r++) {
+            fprintf(f, r ? ", " : "");
+            json_num(f, cmc[r]);
+        }
+        fprintf(f, "],\n  \"default_threshold\": %.2f,\n  \"tpir_at_default\": ",
+                (double)LFR_DEFAULT_THRESHOLD);
+        json_num(f, at_default.tpir);
+        fprintf(f, ",\n  \"fpir_at_default\": ");
+        json_num(f, at_default.fpir);
+        fprintf(f,
+                ",\n  \"seconds\": %.1f,\n  \"detector_sha256\": \"%s\",\n"
+                "  \"embedder_sha256\": \"%s\"\n}\n",
+                secs, j.det_sha, j.emb_sha);
+        if (fclose(f) != 0) rc = fail("%s: write failed", o->json_file);
+    }
+out:
+    if (j.tpl) memset(j.tpl, 0, l.n * LFR_TEMPLATE_DIM * sizeof(float));
+    if (gallery) memset(gallery, 0, l.n * LFR_TEMPLATE_DIM * sizeof(float));
+    free(j.tpl);
+    free(j.found);
+    free(gallery);
+    free(gsubj);
+    free(subj_of_person);
+    free(mated);
+    free(nonmated);
+    free(scratch);
+    lfw_list_free(&l);
     return rc;
 }
 
