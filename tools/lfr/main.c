@@ -34,7 +34,7 @@ static const char usage_text[] =
     "                                 same/different at the default threshold\n"
     "  eval lfw --data DIR [--pairs FILE] [--json FILE] [--scores FILE]\n"
     "                                 LFW View 2 10-fold accuracy, AUC, TAR at FAR\n"
-    "  eval identify lfw --data DIR [--json FILE]\n"
+    "  eval identify lfw --data DIR [--json FILE] [--people N]\n"
     "                                 LFW open-set 1:N: FNIR at FPIR, rank-1, CMC\n"
     "  version                        versions of the program, models and XNNPACK\n"
     "\n"
@@ -68,6 +68,7 @@ static int fail(const char *fmt, ...)
 typedef struct opts {
     lfr_engine_config cfg;
     int threads;
+    long people; /* eval identify lfw: only the first N people of lfw-names.txt */
     int json;
     const char *data, *pairs, *json_file, *scores_file;
     const char *pos[4];
@@ -140,6 +141,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
         } else if (!strcmp(a, "--scores")) {
             NEED_VALUE;
             o->scores_file = v;
+        } else if (!strcmp(a, "--people")) {
+            NEED_VALUE;
+            if (!parse_long(v, 1, 1000000, &n)) return fail("--people must be a positive count"), 0;
+            o->people = n;
         } else if (a[0] == '-' && a[1] == '-') {
             return fail("unknown option '%s' (see lfr help)", a), 0;
         } else if (o->n_pos < 4) {
@@ -685,7 +690,7 @@ static void lfw_list_free(lfw_list *l)
     memset(l, 0, sizeof *l);
 }
 
-static int lfw_list_load(const char *dir, lfw_list *l)
+static int lfw_list_load(const char *dir, long max_people, lfw_list *l)
 {
     memset(l, 0, sizeof *l);
     char path[4096], line[512];
@@ -693,7 +698,7 @@ static int lfw_list_load(const char *dir, lfw_list *l)
     FILE *f = fopen(path, "r");
     if (!f) return fail("%s: cannot open: %s", path, strerror(errno));
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((max_people <= 0 || l->n_people < max_people) && fgets(line, sizeof line, f)) {
         lineno++;
         char *tab = strpbrk(line, "\t ");
         if (!tab) continue;
@@ -743,9 +748,9 @@ static int lfw_list_load(const char *dir, lfw_list *l)
 static int cmd_eval_identify(opts *o)
 {
     if (o->n_pos != 2 || strcmp(o->pos[1], "lfw") || !o->data)
-        return fail("usage: lfr eval identify lfw --data DIR [--json FILE]");
+        return fail("usage: lfr eval identify lfw --data DIR [--json FILE] [--people N]");
     lfw_list l;
-    if (lfw_list_load(o->data, &l)) return 1;
+    if (lfw_list_load(o->data, o->people, &l)) return 1;
     int rc = 0;
     double secs = 0;
     eval_job j;
@@ -842,10 +847,11 @@ static int cmd_eval_identify(opts *o)
                 gal_missing, probe_missing[1], probe_missing[2]);
         const char *names[3] = {"1e-1", "1e-2", "1e-3"};
         for (int k = 0; k < 3; k++) {
+            /* null where the sample has too few non-mated probes */
             fprintf(f, "  \"fnir_at_fpir_%s\": ", names[k]);
-            json_num(f, at[k].fnir);
+            json_num(f, at[k].supported ? at[k].fnir : NAN);
             fprintf(f, ",\n  \"threshold_at_fpir_%s\": ", names[k]);
-            json_num(f, at[k].threshold);
+            json_num(f, at[k].supported ? at[k].threshold : NAN);
             fprintf(f, ",\n");
         }
         fprintf(f, "  \"rank1\": ");
