@@ -150,7 +150,9 @@ typedef struct lfr_engine_config {
     float min_score;            /* detection score threshold; default 0.5 */
     float nms_iou;              /* weighted-NMS overlap threshold; default 0.3 */
     int tile;                   /* cover large frames with overlapping tiles; default 1 */
-    int max_tiles;              /* ceiling on detector passes per frame; default 40 */
+    int max_tiles;              /* ceiling on detector passes per frame; default 40, which
+                                   covers 1920x1080 down to 40 px faces (36 passes); a
+                                   tiling level that does not fit is dropped, finest first */
     int zoom_out;               /* also detect on the frame shrunk to half the input, for
                                    faces filling much of the frame; default 1 */
     uint64_t max_pixels;        /* largest image accepted; default LFR_DEFAULT_MAX_PIXELS */
