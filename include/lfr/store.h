@@ -97,6 +97,8 @@ int lfr_role_parse(const char *name, lfr_role *role_out);
  *   LFR_ACTION_USER_LIST      -          -          yes         yes
  *   LFR_ACTION_AUDIT_LIST     -          -          yes         yes
  *   LFR_ACTION_AUDIT_VERIFY  yes        yes         yes         yes
+ *   LFR_ACTION_SHARING_ADD    -          -           -          yes
+ *   LFR_ACTION_SHARING_LIST   -          -          yes         yes
  *
  * (lfr_audit_verify itself needs no user: anyone who can read the database
  * can check it; the action exists for front ends that log users in.) */
@@ -105,6 +107,8 @@ typedef enum lfr_action {
     LFR_ACTION_USER_LIST = 2,
     LFR_ACTION_AUDIT_LIST = 3,
     LFR_ACTION_AUDIT_VERIFY = 4,
+    LFR_ACTION_SHARING_ADD = 5,
+    LFR_ACTION_SHARING_LIST = 6,
 } lfr_action;
 
 /* 1 when `role` may do `action`, else 0. */
@@ -152,6 +156,38 @@ int lfr_store_user_count(lfr_store *store, int64_t *n_out);
  * stops the walk and is returned. */
 int lfr_store_user_list(lfr_store *store, const lfr_user *actor,
                         int (*fn)(const lfr_user *user, void *ctx), void *ctx);
+
+/* ---- Sharing register ------------------------------------------------------ */
+
+/* One disclosure of data outside the force. Text fields are 1 to 1000 bytes
+ * without control characters. */
+typedef struct lfr_sharing {
+    int64_t id;              /* set by the store */
+    const char *shared_on;   /* when it was shared: ISO-8601 time or date;
+                                NULL on add means now */
+    const char *recipient;   /* who received it */
+    const char *purpose;     /* why */
+    const char *legal_basis; /* e.g. "DPA 2018 s.35; Crime and Disorder Act 1998 s.115" */
+    const char *dataset;     /* what: e.g. "probe images of deployment 12" */
+    int64_t n_images;        /* how many images (faces) it held; 0 if none */
+    const char *security;    /* controls: e.g. "encrypted drive, courier, deleted after 30 d" */
+    const char *recorded_by; /* set by the store: the actor */
+    const char *recorded_at; /* set by the store */
+} lfr_sharing;
+
+/* Record a disclosure (actor needs LFR_ACTION_SHARING_ADD); audited as
+ * "sharing.add" with every field. The new id goes to *id_out (may be NULL).
+ * LFR_ERR_INVALID for a missing or malformed field (not audited). */
+int lfr_store_sharing_add(lfr_store *store, const lfr_user *actor, const lfr_sharing *entry,
+                          int64_t *id_out);
+
+/* Call fn for each disclosure shared between from and to (ISO-8601 times or
+ * dates, inclusive; NULL for open ends), oldest first (actor needs
+ * LFR_ACTION_SHARING_LIST). The entry is valid during the call only. A
+ * non-zero return from fn stops the walk and is returned. */
+int lfr_store_sharing_list(lfr_store *store, const lfr_user *actor, const char *from,
+                           const char *to, int (*fn)(const lfr_sharing *entry, void *ctx),
+                           void *ctx);
 
 /* ---- Audit chain ---------------------------------------------------------- */
 

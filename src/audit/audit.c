@@ -325,9 +325,7 @@ int lfr_audit_verify(lfr_store *s, lfr_audit_verdict *v)
 
 /* ---- Listing --------------------------------------------------------------------------- */
 
-/* A filter time, as given (a date or a time), in the stored format; a date
- * alone in `to` means the end of that day. */
-static int filter_time(const char *in, int is_to, char out[LFR__TIME_LEN])
+int lfr__filter_time(const char *in, int is_to, char out[LFR__TIME_LEN])
 {
     int64_t ms;
     int rc = lfr__time_parse(in, &ms);
@@ -343,8 +341,8 @@ int lfr_audit_list(lfr_store *s, const lfr_user *actor, const lfr_audit_filter *
     lfr_audit_filter f = {0};
     if (filter) f = *filter;
     char from[LFR__TIME_LEN], to[LFR__TIME_LEN];
-    int rc = f.from ? filter_time(f.from, 0, from) : LFR_OK;
-    if (!rc && f.to) rc = filter_time(f.to, 1, to);
+    int rc = f.from ? lfr__filter_time(f.from, 0, from) : LFR_OK;
+    if (!rc && f.to) rc = lfr__filter_time(f.to, 1, to);
     if (rc) return rc;
     if (f.from) f.from = from;
     if (f.to) f.to = to;

@@ -40,6 +40,21 @@ const char *const lfr__sqlite_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END;",
+
+    /* 1 -> 2: the register of data shared outside the force. */
+    "CREATE TABLE sharing ("
+    "  id INTEGER PRIMARY KEY,"
+    "  shared_on TEXT NOT NULL,"
+    "  recipient TEXT NOT NULL CHECK (length(recipient) BETWEEN 1 AND 1000),"
+    "  purpose TEXT NOT NULL CHECK (length(purpose) BETWEEN 1 AND 1000),"
+    "  legal_basis TEXT NOT NULL CHECK (length(legal_basis) BETWEEN 1 AND 1000),"
+    "  dataset TEXT NOT NULL CHECK (length(dataset) BETWEEN 1 AND 1000),"
+    "  n_images INTEGER NOT NULL CHECK (n_images >= 0),"
+    "  security TEXT NOT NULL CHECK (length(security) BETWEEN 1 AND 1000),"
+    "  recorded_by TEXT NOT NULL,"
+    "  recorded_at TEXT NOT NULL"
+    ");"
+    "CREATE INDEX sharing_shared_on ON sharing (shared_on);",
 };
 
 const int lfr__sqlite_n_migrations =

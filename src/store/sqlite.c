@@ -348,6 +348,68 @@ static int sq_audit_each(void *db, const lfr_audit_filter *f,
     return rc;
 }
 
+/* ---- Sharing register ---------------------------------------------------------- */
+
+static int sq_sharing_insert(void *db, const lfr_sharing *e, int64_t *id_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT INTO sharing (shared_on, recipient, purpose, legal_basis, dataset,"
+                     " n_images, security, recorded_by, recorded_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);",
+                     &st);
+    if (rc) return rc;
+    const char *text[] = {e->shared_on, e->recipient, e->purpose,     e->legal_basis,
+                          e->dataset,   e->security,  e->recorded_by, e->recorded_at};
+    static const int col[] = {1, 2, 3, 4, 5, 7, 8, 9};
+    for (int i = 0; i < 8; i++)
+        sqlite3_bind_text(st, col[i], text[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, e->n_images);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        *id_out = sqlite3_last_insert_rowid(db);
+        rc = LFR_OK;
+    } else {
+        rc = db_err(db, "add sharing entry");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_sharing_each(void *db, const char *from, const char *to,
+                           int (*fn)(const lfr_sharing *e, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "SELECT id, shared_on, recipient, purpose, legal_basis, dataset, n_images,"
+                     " security, recorded_by, recorded_at FROM sharing"
+                     " WHERE (?1 IS NULL OR shared_on >= ?1) AND (?2 IS NULL OR shared_on <= ?2)"
+                     " ORDER BY shared_on, id;",
+                     &st);
+    if (rc) return rc;
+    if (from) sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+    if (to) sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_sharing e = {
+            .id = sqlite3_column_int64(st, 0),
+            .shared_on = col_text(st, 1),
+            .recipient = col_text(st, 2),
+            .purpose = col_text(st, 3),
+            .legal_basis = col_text(st, 4),
+            .dataset = col_text(st, 5),
+            .n_images = sqlite3_column_int64(st, 6),
+            .security = col_text(st, 7),
+            .recorded_by = col_text(st, 8),
+            .recorded_at = col_text(st, 9),
+        };
+        rc = fn(&e, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read sharing register");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 const lfr__backend lfr__sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -363,6 +425,8 @@ const lfr__backend lfr__sqlite_backend = {
     .user_by_name = sq_user_by_name,
     .user_by_id = sq_user_by_id,
     .user_each = sq_user_each,
+    .sharing_insert = sq_sharing_insert,
+    .sharing_each = sq_sharing_each,
     .audit_head = sq_audit_head,
     .audit_insert = sq_audit_insert,
     .audit_each = sq_audit_each,

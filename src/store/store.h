@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "lfr/lfr.h"
+#include "util/util.h"
 
 /* A user row as stored, with its argon2id password hash. */
 typedef struct lfr__user_row {
@@ -58,6 +59,12 @@ typedef struct lfr__backend {
     int (*user_by_name)(void *db, const char *name, lfr__user_row *out);
     int (*user_by_id)(void *db, int64_t id, lfr__user_row *out);
     int (*user_each)(void *db, int (*fn)(const lfr_user *u, void *ctx), void *ctx);
+
+    /* Sharing register: insert (every field set, times canonical) and a walk
+     * by shared_on within [from, to] (canonical times or NULL). */
+    int (*sharing_insert)(void *db, const lfr_sharing *e, int64_t *id_out);
+    int (*sharing_each)(void *db, const char *from, const char *to,
+                        int (*fn)(const lfr_sharing *e, void *ctx), void *ctx);
 
     /* Audit: the newest entry (seq 0 and zero hash when empty), append, and a
      * walk in seq order with optional exact-match filters and a time range
@@ -105,6 +112,10 @@ int lfr__store_authorise(lfr_store *s, const lfr_user *actor, lfr_action action,
 
 /* Open without migrating (tests of migrations). */
 int lfr__store_open_raw(const char *home, lfr_store **store_out);
+
+/* A filter time as given (a date or a time) in the stored form; a date
+ * alone as an upper bound means the end of that day. */
+int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN]);
 
 /* ---- crypt.c: encryption at rest --------------------------------------------- */
 

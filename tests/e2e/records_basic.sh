@@ -103,6 +103,21 @@ expect "bad --from" 1 "not a UTC time" \
     env LFR_PASSWORD="$admin_pw" "$lfr" audit list --user admin --from yesterday
 expect "unknown option" 2 "unknown option" "$lfr" audit verify --user admin
 
+# The sharing register.
+share=(--recipient "Crown Prosecution Service" --purpose "evidence for trial"
+    --legal-basis "DPA 2018 s.35" --dataset "alert 3 probe image" --security "encrypted USB")
+expect "sharing add" 0 "recorded sharing 1" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" sharing add --user admin "${share[@]}" --images 1 --date 2026-01-05
+expect "operator may not record sharing" 1 "may not sharing.add" \
+    env LFR_PASSWORD="$op_pw" "$lfr" sharing add --user op "${share[@]}" --images 1
+expect "sharing add needs --images" 2 "--images" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" sharing add --user admin "${share[@]}"
+expect "sharing in the future" 1 "in the future" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" sharing add --user admin "${share[@]}" --images 1 --date 2999-01-01
+expect "sharing list" 0 $'2026-01-05T00:00:00.000Z\tCrown Prosecution Service' \
+    env LFR_PASSWORD="$admin_pw" "$lfr" sharing list --user admin --from 2026-01-01 --to 2026-01-31
+audit_has "sharing is audited" $'\tadmin\tsharing.add\tsharing:1\t'
+
 # No password appears in any file of the home.
 if grep -rqF -e "$admin_pw" -e "$op_pw" "$LFR_HOME"; then
     bad "a password is stored in plain text in the home"

@@ -228,14 +228,23 @@ static void test_migrations_from_every_version(void **state)
         assert_int_equal(lfr_store_schema_version(s), 0);
         assert_int_equal(lfr__store_migrate(s, from), LFR_OK);
         assert_int_equal(lfr_store_schema_version(s), from);
+        /* Data written at that version (users exist from version 1) must
+         * survive the migrations. */
+        if (from >= 1)
+            assert_int_equal(lfr_store_user_add(s, NULL, "admin", LFR_ROLE_ADMINISTRATOR, ADMIN_PW),
+                             LFR_OK);
         lfr_store_close(s);
 
         assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
         assert_int_equal(lfr_store_schema_version(s), latest);
         lfr_audit_verdict v;
         assert_int_equal(lfr_audit_verify(s, &v), LFR_OK);
-        assert_int_equal(v.n_entries, (uint64_t)latest); /* one entry per step */
+        assert_int_equal(v.n_entries, (uint64_t)latest + (from >= 1)); /* one per step */
         assert_int_equal(v.unanchored, 0);
+        if (from >= 1) {
+            lfr_user u;
+            assert_int_equal(lfr_store_login(s, "admin", ADMIN_PW, &u), LFR_OK);
+        }
         lfr_store_close(s);
         assert_int_equal(raw_count(&h, "PRAGMA user_version"), latest);
         assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'store.migrate'"),
@@ -742,6 +751,100 @@ static void test_tamper_needs_anchor(void **state)
     home_remove(&h);
 }
 
+/* ---- Sharing register -------------------------------------------------------------- */
+
+typedef struct shared {
+    int n;
+    char line[8][256];
+} shared;
+
+static int collect_sharing(const lfr_sharing *e, void *ctx)
+{
+    shared *c = ctx;
+    if (c->n < 8)
+        snprintf(c->line[c->n], sizeof c->line[0], "%s|%s|%lld|%s", e->shared_on, e->recipient,
+                 (long long)e->n_images, e->recorded_by);
+    c->n++;
+    return 0;
+}
+
+static void test_sharing(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op, aud;
+    lfr_store *s = populated(&h, &admin, &op);
+    assert_int_equal(lfr_store_user_add(s, &admin, "aud", LFR_ROLE_AUDITOR, "auditor pass"),
+                     LFR_OK);
+    assert_int_equal(lfr_store_login(s, "aud", "auditor pass", &aud), LFR_OK);
+    setenv("LFR_FAKE_NOW", "2026-03-01T12:00:00Z", 1);
+
+    lfr_sharing e = {
+        .shared_on = "2026-02-10",
+        .recipient = "Court \"A\"",
+        .purpose = "disclosure to the defence",
+        .legal_basis = "CPIA 1996",
+        .dataset = "alert 17 probe image",
+        .n_images = 1,
+        .security = "encrypted, hand delivered",
+    };
+    int64_t id1, id2;
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &e, &id1), LFR_OK);
+    e.shared_on = NULL; /* now */
+    e.recipient = "University of X";
+    e.n_images = 0;
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &e, &id2), LFR_OK);
+    assert_true(id2 > id1);
+
+    /* Refusals: role (audited), bad fields and a future date (not). */
+    assert_int_equal(lfr_store_sharing_add(s, &op, &e, NULL), LFR_ERR_DENIED);
+    lfr_sharing b = e;
+    b.purpose = "";
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &b, NULL), LFR_ERR_INVALID);
+    b = e;
+    b.security = "line one\nline two";
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &b, NULL), LFR_ERR_INVALID);
+    b = e;
+    b.n_images = -1;
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &b, NULL), LFR_ERR_INVALID);
+    b = e;
+    b.shared_on = "2026-03-02";
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &b, NULL), LFR_ERR_INVALID);
+    assert_non_null(strstr(lfr_errmsg(), "future"));
+    b.shared_on = "last week";
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &b, NULL), LFR_ERR_INVALID);
+
+    shared c = {0};
+    assert_int_equal(lfr_store_sharing_list(s, &op, NULL, NULL, collect_sharing, &c),
+                     LFR_ERR_DENIED);
+    assert_int_equal(lfr_store_sharing_list(s, &aud, NULL, NULL, collect_sharing, &c), LFR_OK);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.line[0], "2026-02-10T00:00:00.000Z|Court \"A\"|1|admin");
+    assert_string_equal(c.line[1], "2026-03-01T12:00:00.000Z|University of X|0|admin");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(
+        lfr_store_sharing_list(s, &aud, "2026-02-01", "2026-02-10", collect_sharing, &c), LFR_OK);
+    assert_int_equal(c.n, 1);
+
+    /* The audit entry holds every field, escaped. */
+    collected a = {0};
+    lfr_audit_filter f = {.action = "sharing.add"};
+    assert_int_equal(lfr_audit_list(s, &aud, &f, collect, &a), LFR_OK);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'sharing.add' AND"
+                                   " json_extract(detail, '$.recipient') = 'Court \"A\"' AND"
+                                   " json_extract(detail, '$.n_images') = 1"),
+                     1);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action ="
+                                   " 'sharing.add.refused' AND actor = 'op'"),
+                     1);
+    lfr_audit_verdict v;
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_OK);
+    unsetenv("LFR_FAKE_NOW");
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
 /* ---- Atomicity and concurrency ------------------------------------------------------ */
 
 static void test_change_and_entry_are_one(void **state)
@@ -947,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_tamper_swap),
         cmocka_unit_test(test_tamper_insert),
         cmocka_unit_test(test_tamper_needs_anchor),
+        cmocka_unit_test(test_sharing),
         cmocka_unit_test(test_change_and_entry_are_one),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_seal),

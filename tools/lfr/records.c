@@ -1,6 +1,6 @@
 /*
- * The record-keeping subcommands: init, user, audit. Written on the public
- * API (lfr/store.h) only. Every command that changes anything, or reads
+ * The record-keeping subcommands: init, user, audit, sharing. Written on the
+ * public API (lfr/store.h) only. Every command that changes anything, or reads
  * records, runs as a user named with --user, whose password comes from
  * $LFR_PASSWORD or the terminal with echo off, never from the command line.
  * Errors are one line on stderr, "lfr: ...": exit 1, or 2 for a usage error.
@@ -35,6 +35,11 @@ const char lfr_cli_records_usage[] =
     "  audit list --user NAME [--actor A] [--action X] [--object O] [--from T] [--to T]\n"
     "                                 audit entries; T is 2026-11-24 or\n"
     "                                 2026-11-24T09:30:00Z (UTC), both ends inclusive\n"
+    "  sharing add --user ADMIN --recipient R --purpose P --legal-basis L --dataset D\n"
+    "              --images N --security S [--date T]\n"
+    "                                 record data shared outside the force (date: now)\n"
+    "  sharing list --user NAME [--from T] [--to T]\n"
+    "                                 the sharing register\n"
     "  --user NAME runs the command as NAME; the password comes from $LFR_PASSWORD,\n"
     "  else the terminal.\n";
 
@@ -74,6 +79,7 @@ typedef struct ropts {
     const char *user;
     const char *role;
     const char *actor, *action, *object, *from, *to;
+    const char *recipient, *purpose, *legal_basis, *dataset, *images, *security, *date;
     const char *pos[2];
     int n_pos;
 } ropts;
@@ -87,10 +93,21 @@ static int parse(int argc, char **argv, const char *allowed, int max_pos, ropts 
         const char *name;
         size_t off;
     } table[] = {
-        {"--home", offsetof(ropts, home)},     {"--user", offsetof(ropts, user)},
-        {"--role", offsetof(ropts, role)},     {"--actor", offsetof(ropts, actor)},
-        {"--action", offsetof(ropts, action)}, {"--object", offsetof(ropts, object)},
-        {"--from", offsetof(ropts, from)},     {"--to", offsetof(ropts, to)},
+        {"--home", offsetof(ropts, home)},
+        {"--user", offsetof(ropts, user)},
+        {"--role", offsetof(ropts, role)},
+        {"--actor", offsetof(ropts, actor)},
+        {"--action", offsetof(ropts, action)},
+        {"--object", offsetof(ropts, object)},
+        {"--from", offsetof(ropts, from)},
+        {"--to", offsetof(ropts, to)},
+        {"--recipient", offsetof(ropts, recipient)},
+        {"--purpose", offsetof(ropts, purpose)},
+        {"--legal-basis", offsetof(ropts, legal_basis)},
+        {"--dataset", offsetof(ropts, dataset)},
+        {"--images", offsetof(ropts, images)},
+        {"--security", offsetof(ropts, security)},
+        {"--date", offsetof(ropts, date)},
     };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -104,7 +121,7 @@ static int parse(int argc, char **argv, const char *allowed, int max_pos, ropts 
             k++;
         char word[32];
         snprintf(word, sizeof word, " %s ", a);
-        char list[128];
+        char list[256];
         snprintf(list, sizeof list, " --home %s ", allowed);
         if (k == n || !strstr(list, word)) return usage_error("unknown option '%s'", a);
         if (i + 1 >= argc) return usage_error("%s needs a value", a);
@@ -308,10 +325,67 @@ static int cmd_audit(int argc, char **argv)
     return rc;
 }
 
+static int print_sharing(const lfr_sharing *e, void *ctx)
+{
+    (void)ctx;
+    printf("%lld\t%s\t%s\t%s\t%s\t%s\t%lld\t%s\t%s\n", (long long)e->id, e->shared_on, e->recipient,
+           e->purpose, e->legal_basis, e->dataset, (long long)e->n_images, e->security,
+           e->recorded_by);
+    return 0;
+}
+
+static int cmd_sharing(int argc, char **argv)
+{
+    if (argc < 1) return usage_error("usage: lfr sharing add|list ...");
+    const char *sub = argv[0];
+    ropts o;
+    lfr_store *st = NULL;
+    lfr_user me;
+    int rc;
+    if (!strcmp(sub, "list")) {
+        if ((rc = parse(argc - 1, argv + 1, "--user --from --to", 0, &o))) return rc;
+        if ((rc = open_as(&o, &st, &me))) return rc;
+        if (lfr_store_sharing_list(st, &me, o.from, o.to, print_sharing, NULL)) rc = lib_fail();
+        lfr_store_close(st);
+        return rc;
+    }
+    if (strcmp(sub, "add")) return usage_error("unknown command 'sharing %s'", sub);
+    rc = parse(argc - 1, argv + 1,
+               "--user --recipient --purpose --legal-basis --dataset --images --security --date", 0,
+               &o);
+    if (rc) return rc;
+    const char *need[] = {o.recipient, o.purpose, o.legal_basis, o.dataset, o.images, o.security};
+    const char *names[] = {"--recipient", "--purpose", "--legal-basis",
+                           "--dataset",   "--images",  "--security"};
+    for (int i = 0; i < 6; i++)
+        if (!need[i]) return usage_error("sharing add needs %s", names[i]);
+    char *end;
+    errno = 0;
+    long long n = strtoll(o.images, &end, 10);
+    if (errno || end == o.images || *end || n < 0)
+        return usage_error("--images must be a whole number >= 0, not '%s'", o.images);
+    if ((rc = open_as(&o, &st, &me))) return rc;
+    lfr_sharing e = {.shared_on = o.date,
+                     .recipient = o.recipient,
+                     .purpose = o.purpose,
+                     .legal_basis = o.legal_basis,
+                     .dataset = o.dataset,
+                     .n_images = n,
+                     .security = o.security};
+    int64_t id;
+    if (lfr_store_sharing_add(st, &me, &e, &id))
+        rc = lib_fail();
+    else
+        printf("recorded sharing %lld\n", (long long)id);
+    lfr_store_close(st);
+    return rc;
+}
+
 int lfr_cli_records(const char *cmd, int argc, char **argv)
 {
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
     if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
+    if (!strcmp(cmd, "sharing")) return cmd_sharing(argc, argv);
     return -1;
 }
