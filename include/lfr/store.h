@@ -16,7 +16,7 @@
  *         lfr_store_user_add(st, &me, "bob", LFR_ROLE_OPERATOR, "another passphrase");
  *     lfr_audit_verdict v;
  *     if (lfr_audit_verify(st, &v) != LFR_OK)
- *         printf("entry %llu: %s\n", (unsigned long long)v.first_bad, v.reason);
+ *         printf("%s\n", lfr_errmsg());  // "audit entry 7: ..."
  *     lfr_store_close(st);
  *
  * Accountability. Every function that changes the store, and every refusal
@@ -227,7 +227,7 @@ typedef struct lfr_audit_verdict {
     uint64_t n_entries; /* entries read */
     uint64_t head_seq;  /* newest entry that verified */
     uint8_t head_hash[LFR_HASH_BYTES];
-    uint64_t first_bad;  /* 0 when the chain verifies, else the first bad seq */
+    uint64_t first_bad;  /* the first bad entry; 0 if it verifies or no entry is to blame */
     char reason[200];    /* why first_bad is bad; "" when it verifies */
     uint64_t anchor_seq; /* the (seq, hash) recorded in audit.head; 0 if none */
     uint64_t unanchored; /* verified entries after the anchor: a crash between a
@@ -237,7 +237,11 @@ typedef struct lfr_audit_verdict {
 /* Walk the whole chain: seq must run 1, 2, 3, ... without gaps, each
  * prev_hash must equal the previous entry's hash (zeros for entry 1), and
  * each hash must match the entry's contents. Then the anchor in audit.head
- * must name an entry that exists with the same hash. Returns LFR_OK, or
+ * must name an entry that exists with the same hash. Last, the records must
+ * match the entries that created them: each user (id, name, role) its
+ * user.add entry, each sharing register row its sharing.add entry, as many
+ * entries as rows (first_bad names the entry, or is 0 for a row with no
+ * entry or a missing row). Returns LFR_OK, or
  * LFR_ERR_TAMPERED with verdict_out->first_bad and reason set (also in
  * lfr_errmsg()); other codes for a database that cannot be read. */
 int lfr_audit_verify(lfr_store *store, lfr_audit_verdict *verdict_out);

@@ -241,11 +241,14 @@ typedef struct walk {
     uint8_t anchor_hash[LFR_HASH_BYTES];
 } walk;
 
+/* Returned by verify_entry to stop the walk at a bad entry. */
+#define STOP (-1)
+
 static int bad(walk *w, uint64_t seq, const char *fmt, const char *arg)
 {
     w->v->first_bad = seq;
     snprintf(w->v->reason, sizeof w->v->reason, fmt, arg);
-    return 1;
+    return STOP;
 }
 
 static int verify_entry(const lfr_audit_entry *e, void *ctx)
@@ -293,12 +296,12 @@ int lfr_audit_verify(lfr_store *s, lfr_audit_verdict *v)
 
     walk w = {v, 1, {0}, have == 1 ? a_seq : 0, {0}};
     rc = s->be->audit_each(s->db, NULL, verify_entry, &w);
-    if (rc < 0 || rc > 1) return rc;
-    if (rc == 1)
+    if (rc && rc != STOP) return rc;
+    if (rc == STOP)
         return lfr__err(LFR_ERR_TAMPERED, "audit entry %" PRIu64 ": %s", v->first_bad, v->reason);
 
     if (have == 0) {
-        if (v->n_entries == 0) return LFR_OK;
+        if (v->n_entries == 0) return lfr__audit_check_records(s, v);
         snprintf(v->reason, sizeof v->reason,
                  "audit.head is missing, so removal of the newest entries cannot be ruled out");
         return lfr__err(LFR_ERR_TAMPERED, "%s", v->reason);
@@ -320,7 +323,7 @@ int lfr_audit_verify(lfr_store *s, lfr_audit_verdict *v)
         return lfr__err(LFR_ERR_TAMPERED, "audit entry %" PRIu64 ": %s", v->first_bad, v->reason);
     }
     v->unanchored = v->head_seq - a_seq;
-    return LFR_OK;
+    return lfr__audit_check_records(s, v);
 }
 
 /* ---- Listing --------------------------------------------------------------------------- */

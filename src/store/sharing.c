@@ -32,6 +32,31 @@ static void json_field(char *buf, size_t cap, const char *key, const char *value
     lfr__json_append_str(buf, cap - 1, value);
 }
 
+char *lfr__sharing_detail(const lfr_sharing *e)
+{
+    /* Six text fields of at most 1000 bytes (more only if read back from a
+     * database altered by hand); escaping, with no control characters, at
+     * most doubles them. */
+    size_t cap = 512, n;
+    const char *text[] = {e->shared_on,   e->recipient, e->purpose,
+                          e->legal_basis, e->dataset,   e->security};
+    for (int i = 0; i < 6; i++)
+        cap += 6 * strlen(text[i]);
+    char *d = malloc(cap);
+    if (!d) return NULL;
+    d[0] = '{';
+    d[1] = 0;
+    json_field(d, cap, "shared_on", e->shared_on);
+    json_field(d, cap, "recipient", e->recipient);
+    json_field(d, cap, "purpose", e->purpose);
+    json_field(d, cap, "legal_basis", e->legal_basis);
+    json_field(d, cap, "dataset", e->dataset);
+    json_field(d, cap, "security", e->security);
+    n = strlen(d);
+    snprintf(d + n, cap - n, ",\"n_images\":%lld}", (long long)e->n_images);
+    return d;
+}
+
 int lfr_store_sharing_add(lfr_store *s, const lfr_user *actor, const lfr_sharing *in,
                           int64_t *id_out)
 {
@@ -68,27 +93,12 @@ int lfr_store_sharing_add(lfr_store *s, const lfr_user *actor, const lfr_sharing
     int64_t id = 0;
     rc = s->be->sharing_insert(s->db, &e, &id);
     if (!rc) {
-        /* Six text fields of at most 1000 bytes; escaping (no control
-         * characters) at most doubles them. */
-        size_t cap = 6 * 2 * TEXT_MAX + 512;
-        char *detail = malloc(cap);
-        if (!detail) rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
-        if (detail) {
-            detail[0] = '{';
-            detail[1] = 0;
-            json_field(detail, cap, "shared_on", e.shared_on);
-            json_field(detail, cap, "recipient", e.recipient);
-            json_field(detail, cap, "purpose", e.purpose);
-            json_field(detail, cap, "legal_basis", e.legal_basis);
-            json_field(detail, cap, "dataset", e.dataset);
-            json_field(detail, cap, "security", e.security);
-            size_t n = strlen(detail);
-            snprintf(detail + n, cap - n, ",\"n_images\":%lld}", (long long)e.n_images);
-            char object[48];
-            snprintf(object, sizeof object, "sharing:%lld", (long long)id);
-            rc = lfr__audit_append(s, row.user.name, "sharing.add", object, detail);
-            free(detail);
-        }
+        char *detail = lfr__sharing_detail(&e);
+        char object[48];
+        snprintf(object, sizeof object, "sharing:%lld", (long long)id);
+        rc = detail ? lfr__audit_append(s, row.user.name, "sharing.add", object, detail)
+                    : lfr__err(LFR_ERR_NOMEM, "out of memory");
+        free(detail);
     }
     if (rc) {
         lfr__store_rollback(s);

@@ -353,6 +353,12 @@ int lfr__store_authorise(lfr_store *s, const lfr_user *actor, lfr_action action,
 
 /* ---- Users -------------------------------------------------------------------------- */
 
+void lfr__user_detail(int64_t id, lfr_role role, int bootstrap, char out[LFR__USER_DETAIL_MAX])
+{
+    snprintf(out, LFR__USER_DETAIL_MAX, "{\"id\":%lld,\"role\":\"%s\"%s}", (long long)id,
+             lfr_role_name(role), bootstrap ? ",\"bootstrap\":true" : "");
+}
+
 static int check_user_name(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
@@ -437,9 +443,8 @@ int lfr_store_user_add(lfr_store *s, const lfr_user *actor, const char *name, lf
     if (!rc) rc = s->be->user_insert(s->db, name, role, pwhash, now, by, &id);
     sodium_memzero(pwhash, sizeof pwhash);
     if (!rc) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "{\"id\":%lld,\"role\":\"%s\"%s}", (long long)id,
-                 lfr_role_name(role), actor ? "" : ",\"bootstrap\":true");
+        char detail[LFR__USER_DETAIL_MAX];
+        lfr__user_detail(id, role, !actor, detail);
         rc = lfr__audit_append(s, by, "user.add", object, detail);
     }
     if (rc) {

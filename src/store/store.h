@@ -117,6 +117,13 @@ int lfr__store_open_raw(const char *home, lfr_store **store_out);
  * alone as an upper bound means the end of that day. */
 int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN]);
 
+/* The audit detail of a user.add entry, and of a sharing.add entry
+ * (malloc'd; NULL when out of memory). Verification rebuilds them from the
+ * records to check that the records still say what was audited. */
+#define LFR__USER_DETAIL_MAX 128
+void lfr__user_detail(int64_t id, lfr_role role, int bootstrap, char out[LFR__USER_DETAIL_MAX]);
+char *lfr__sharing_detail(const lfr_sharing *e);
+
 /* ---- crypt.c: encryption at rest --------------------------------------------- */
 
 #define LFR__KEY_BYTES 32
@@ -158,6 +165,12 @@ int lfr__audit_refusal(lfr_store *s, int status, const char *actor, const char *
 void lfr__audit_hash(uint64_t seq, const char *time, const char *actor, const char *action,
                      const char *object, const char *detail,
                      const uint8_t prev_hash[LFR_HASH_BYTES], uint8_t out[LFR_HASH_BYTES]);
+
+/* audit/records.c: check that the records (users, sharing register) match
+ * the audit entries that created them, one for one. LFR_OK, or
+ * LFR_ERR_TAMPERED with the verdict's reason (and first_bad, when an entry
+ * is concerned) set. */
+int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v);
 
 /* Write home/audit.head with (seq, hash), atomically, if seq is newer than
  * what it holds. */

@@ -175,5 +175,16 @@ last=$(sqlite3 "$LFR_HOME/lfr.db" "SELECT max(seq) FROM audit")
 sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq=$last"
 expect "newest entry removed (anchor)" 1 "audit entry $last:" "$lfr" audit verify
 
+# Records must still say what their audit entries say: an operator made an
+# administrator with plain SQL is caught, naming the entry that added them.
+rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
+op_seq=$(sqlite3 "$LFR_HOME/lfr.db" "SELECT seq FROM audit WHERE action='user.add' AND object='user:op'")
+sqlite3 "$LFR_HOME/lfr.db" "UPDATE users SET role='administrator' WHERE name='op'"
+expect "role raised outside lfr" 1 "audit entry $op_seq: user op no longer matches" "$lfr" audit verify
+
+rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
+sqlite3 "$LFR_HOME/lfr.db" "UPDATE sharing SET n_images=0"
+expect "sharing register edited outside lfr" 1 "sharing entry 1 no longer matches" "$lfr" audit verify
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -845,6 +845,92 @@ static void test_sharing(void **state)
     home_remove(&h);
 }
 
+/* ---- Records against the chain --------------------------------------------------------- */
+
+/* The seq of the one entry with this action and object. */
+static uint64_t entry_seq(const home *h, const char *action, const char *object)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT seq FROM audit WHERE action = '%s' AND object = '%s'", action,
+             object);
+    return (uint64_t)raw_count(h, sql);
+}
+
+static char last_reason[256];
+
+static uint64_t verify_reason(const home *h)
+{
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_OK);
+    lfr_audit_verdict v;
+    assert_int_equal(lfr_audit_verify(s, &v), LFR_ERR_TAMPERED);
+    snprintf(last_reason, sizeof last_reason, "%s", v.reason);
+    lfr_store_close(s);
+    return v.first_bad;
+}
+
+static void test_records_match_chain(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    lfr_sharing e = {.recipient = "R",
+                     .purpose = "P",
+                     .legal_basis = "L",
+                     .dataset = "D",
+                     .n_images = 3,
+                     .security = "S"};
+    int64_t id;
+    assert_int_equal(lfr_store_sharing_add(s, &admin, &e, &id), LFR_OK);
+    lfr_store_close(s);
+    assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
+    char dbp[700];
+    home_file(&h, "lfr.db", dbp, sizeof dbp);
+    raw_sql(&h, "PRAGMA wal_checkpoint(TRUNCATE);");
+    uint8_t *orig;
+    size_t orig_n;
+    assert_int_equal(lfr__read_file(dbp, 1 << 24, &orig, &orig_n), LFR_OK);
+
+    /* Each alteration on a fresh copy of the same database. */
+    static const struct {
+        const char *sql;
+        const char *action, *object; /* the entry to be named, or NULL */
+        const char *reason;
+    } cases[] = {
+        {"UPDATE users SET role = 'administrator' WHERE name = 'op'", "user.add", "user:op",
+         "user op no longer matches"},
+        {"UPDATE users SET name = 'admin2' WHERE name = 'admin'", NULL, NULL,
+         "user admin2 has no audit entry"},
+        {"INSERT INTO users (name, role, pwhash, created_at, created_by) VALUES ('mallory',"
+         " 'administrator', 'x', '2026-01-01', 'admin')",
+         NULL, NULL, "user mallory has no audit entry"},
+        {"DELETE FROM users WHERE name = 'op'", NULL, NULL, "deleted outside lfr"},
+        {"UPDATE sharing SET n_images = 0", "sharing.add", "sharing:1", "sharing entry 1"},
+        {"UPDATE sharing SET recipient = 'Q'", "sharing.add", "sharing:1", "no longer matches"},
+        {"DELETE FROM sharing", NULL, NULL, "1 sharing.add entries but 0 sharing entries"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char wal[720];
+        snprintf(wal, sizeof wal, "%s-wal", dbp);
+        remove(wal);
+        FILE *f = fopen(dbp, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(orig, 1, orig_n, f), orig_n);
+        fclose(f);
+        raw_sql(&h, cases[i].sql);
+        uint64_t want = cases[i].action ? entry_seq(&h, cases[i].action, cases[i].object) : 0;
+        uint64_t got = verify_reason(&h);
+        if (got != want || !strstr(last_reason, cases[i].reason))
+            print_error("case %zu: first_bad %llu (want %llu): %s\n", i, (unsigned long long)got,
+                        (unsigned long long)want, last_reason);
+        assert_int_equal(got, want);
+        assert_non_null(strstr(last_reason, cases[i].reason));
+    }
+    free(orig);
+    home_remove(&h);
+}
+
 /* ---- Atomicity and concurrency ------------------------------------------------------ */
 
 static void test_change_and_entry_are_one(void **state)
@@ -1051,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_tamper_insert),
         cmocka_unit_test(test_tamper_needs_anchor),
         cmocka_unit_test(test_sharing),
+        cmocka_unit_test(test_records_match_chain),
         cmocka_unit_test(test_change_and_entry_are_one),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_seal),

@@ -1,0 +1,149 @@
+/*
+ * Records against the chain. The chain proves that the audit entries were
+ * not altered; this proves that the records still say what the entries say.
+ * Every user row must match the one user.add entry that created it (id,
+ * name, role), and every row of the sharing register its sharing.add entry
+ * (every field), with as many entries as rows: so a role raised, a
+ * disclosure edited, or a row inserted or deleted with plain SQL is found
+ * and named. The entries' details are rebuilt from the rows by the same
+ * functions that wrote them, and compared as text.
+ *
+ * Records that later change through the program (a role change, an alert's
+ * adjudication) will be checked against the newest entry for them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+/* Returned by callbacks to stop a walk at a mismatch (status codes are >= 0). */
+#define STOP (-1)
+
+typedef struct found {
+    int n;
+    uint64_t seq;
+    char *detail; /* of the first match, malloc'd */
+} found;
+
+static int on_found(const lfr_audit_entry *e, void *ctx)
+{
+    found *f = ctx;
+    if (f->n++ == 0) {
+        f->seq = e->seq;
+        f->detail = strdup(e->detail);
+        if (!f->detail) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int lookup(lfr_store *s, const char *action, const char *object, found *f)
+{
+    memset(f, 0, sizeof *f);
+    lfr_audit_filter q = {.action = action, .object = object};
+    return s->be->audit_each(s->db, &q, on_found, f);
+}
+
+typedef struct check {
+    lfr_store *s;
+    lfr_audit_verdict *v;
+    int64_t n_rows;
+} check;
+
+static int mismatch(check *c, uint64_t seq, const char *fmt, const char *what)
+{
+    c->v->first_bad = seq;
+    snprintf(c->v->reason, sizeof c->v->reason, fmt, what);
+    return STOP;
+}
+
+/* Compare one record with its creating entry; `expected` and `alt` are the
+ * details it may have (alt may be NULL). */
+static int compare(check *c, const char *what, const char *action, const char *object,
+                   const char *expected, const char *alt)
+{
+    found f;
+    int rc = lookup(c->s, action, object, &f);
+    if (rc) {
+        free(f.detail);
+        return rc;
+    }
+    c->n_rows++;
+    if (f.n == 0) return mismatch(c, 0, "%s has no audit entry: it was added outside lfr", what);
+    if (f.n > 1) {
+        free(f.detail);
+        return mismatch(c, f.seq, "%s has more than one creating audit entry", what);
+    }
+    int same = !strcmp(f.detail, expected) || (alt && !strcmp(f.detail, alt));
+    free(f.detail);
+    if (!same)
+        return mismatch(c, f.seq, "%s no longer matches this audit entry: changed outside lfr",
+                        what);
+    return 0;
+}
+
+static int check_user(const lfr_user *u, void *ctx)
+{
+    check *c = ctx;
+    char what[96], object[96], d1[LFR__USER_DETAIL_MAX], d2[LFR__USER_DETAIL_MAX];
+    snprintf(what, sizeof what, "user %s", u->name);
+    snprintf(object, sizeof object, "user:%s", u->name);
+    lfr__user_detail(u->id, u->role, 0, d1);
+    lfr__user_detail(u->id, u->role, 1, d2);
+    return compare(c, what, "user.add", object, d1, d2);
+}
+
+static int check_sharing(const lfr_sharing *e, void *ctx)
+{
+    check *c = ctx;
+    char what[64], object[64];
+    snprintf(what, sizeof what, "sharing entry %lld", (long long)e->id);
+    snprintf(object, sizeof object, "sharing:%lld", (long long)e->id);
+    char *d = lfr__sharing_detail(e);
+    if (!d) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    int rc = compare(c, what, "sharing.add", object, d, NULL);
+    free(d);
+    return rc;
+}
+
+static int count_entry(const lfr_audit_entry *e, void *ctx)
+{
+    (void)e;
+    ++*(int64_t *)ctx;
+    return 0;
+}
+
+/* As many creating entries as rows: with each row matched to its own entry,
+ * a surplus entry means a row was deleted. */
+static int same_count(check *c, const char *action, const char *kind)
+{
+    int64_t n = 0;
+    lfr_audit_filter q = {.action = action};
+    int rc = c->s->be->audit_each(c->s->db, &q, count_entry, &n);
+    if (rc) return rc;
+    if (n == c->n_rows) return LFR_OK;
+    char what[160];
+    snprintf(what, sizeof what, "%lld %s entries but %lld %s", (long long)n, action,
+             (long long)c->n_rows, kind);
+    return mismatch(c, 0, "%s: records were deleted outside lfr", what);
+}
+
+int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v)
+{
+    check c = {s, v, 0};
+    int rc = s->be->user_each(s->db, check_user, &c);
+    if (!rc) rc = same_count(&c, "user.add", "users");
+    if (!rc && s->version >= 2) {
+        c.n_rows = 0;
+        rc = s->be->sharing_each(s->db, NULL, NULL, check_sharing, &c);
+        if (!rc) rc = same_count(&c, "sharing.add", "sharing entries");
+    }
+    if (rc == STOP) {
+        if (v->first_bad)
+            return lfr__err(LFR_ERR_TAMPERED, "audit entry %llu: %s",
+                            (unsigned long long)v->first_bad, v->reason);
+        return lfr__err(LFR_ERR_TAMPERED, "%s", v->reason);
+    }
+    return rc;
+}
