@@ -49,6 +49,7 @@
 #define LFR_EVAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lfr/lfr.h"
 
@@ -324,5 +325,27 @@ int lfr__eval_fnir_at_fpir(const lfr__eval_search_result *mated, size_t n_mated,
  * whose mate has rank <= r, for r = 1 .. max_rank (NaN when n_mated is 0). */
 int lfr__eval_cmc(const lfr__eval_search_result *mated, size_t n_mated, int max_rank,
                   double *cmc_out);
+
+/* FPIR as a function of watchlist size at a threshold. */
+typedef struct lfr__eval_projection_point {
+    double threshold;
+    int gallery_size;
+    double fmr;           /* per-comparison false match rate of the non-mated scores */
+    size_t n_comparisons; /* how many non-mated comparisons measured it */
+    double fpir_measured; /* by subsampling subjects; NaN above the gallery's size */
+    double fpir_model;    /* 1 - (1 - fmr)^size, assuming independent comparisons */
+} lfr__eval_projection_point;
+
+/*
+ * scores: n_probes x n_subjects scores of non-mated probes against every
+ * subject (row-major). For each threshold and watchlist size, the measured
+ * FPIR over `repeats` random subsets of that many subjects (deterministic
+ * from seed), and the independence model's FPIR, which also extends beyond
+ * the gallery's size. out holds n_thresholds x n_sizes points, threshold
+ * major.
+ */
+int lfr__eval_projection(const float *scores, size_t n_probes, int n_subjects,
+                         const double *thresholds, int n_thresholds, const int *sizes, int n_sizes,
+                         int repeats, uint32_t seed, lfr__eval_projection_point *out);
 
 #endif

@@ -22,6 +22,8 @@
 #include "eval.h"
 #include "util/util.h"
 
+#include <stdint.h>
+
 int lfr__eval_search(const float *gallery, const int *subject, size_t n_gallery, int n_subjects,
                      const float *probe, int dim, int mate, float *scratch,
                      lfr__eval_search_result *out)
@@ -143,5 +145,83 @@ int lfr__eval_cmc(const lfr__eval_search_result *mated, size_t n_mated, int max_
         run += cmc_out[r];
         cmc_out[r] = run / (double)n_mated;
     }
+    return LFR_OK;
+}
+
+/* ---- Operating-point projection ------------------------------------------------ */
+
+static int cmp_float_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+int lfr__eval_projection(const float *scores, size_t n_probes, int n_subjects,
+                         const double *thresholds, int n_thresholds, const int *sizes, int n_sizes,
+                         int repeats, uint32_t seed, lfr__eval_projection_point *out)
+{
+    if (n_subjects < 1 || n_probes < 1 || repeats < 1 || !scores)
+        return lfr__err(LFR_ERR_INVALID, "projection needs probes, subjects and repeats");
+    size_t total = n_probes * (size_t)n_subjects;
+    float *sorted = malloc(total * sizeof *sorted);
+    int *perm = malloc((size_t)n_subjects * sizeof *perm);
+    if (!sorted || !perm) {
+        free(sorted);
+        free(perm);
+        return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    }
+    memcpy(sorted, scores, total * sizeof *sorted);
+    qsort(sorted, total, sizeof *sorted, cmp_float_desc);
+    uint32_t st = seed ? seed : 1;
+    for (int ti = 0; ti < n_thresholds; ti++) {
+        double t = thresholds[ti];
+        /* Per-comparison false match rate: binary search in the sorted scores. */
+        size_t lo = 0, hi = total;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (sorted[mid] >= t)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        double fmr = (double)lo / (double)total;
+        for (int si = 0; si < n_sizes; si++) {
+            lfr__eval_projection_point *p = &out[ti * n_sizes + si];
+            int N = sizes[si];
+            p->threshold = t;
+            p->gallery_size = N;
+            p->fmr = fmr;
+            p->n_comparisons = total;
+            /* Independent comparisons: a search of N subjects raises a false
+             * alert unless all N stay below the threshold. */
+            p->fpir_model = 1.0 - pow(1.0 - fmr, (double)N);
+            p->fpir_measured = NAN;
+            if (N < 1 || N > n_subjects) continue;
+            /* Measured: random subsets of N subjects, `repeats` times. */
+            size_t hits = 0;
+            for (int r = 0; r < repeats; r++) {
+                for (int k = 0; k < n_subjects; k++)
+                    perm[k] = k;
+                for (int k = 0; k < N; k++) { /* partial Fisher-Yates */
+                    st = st * 1664525u + 1013904223u;
+                    int pick = k + (int)((uint64_t)st * (uint64_t)(n_subjects - k) >> 32);
+                    int tmp = perm[k];
+                    perm[k] = perm[pick];
+                    perm[pick] = tmp;
+                }
+                for (size_t q = 0; q < n_probes; q++) {
+                    const float *row = scores + q * (size_t)n_subjects;
+                    for (int k = 0; k < N; k++)
+                        if (row[perm[k]] >= t) {
+                            hits++;
+                            break;
+                        }
+                }
+            }
+            p->fpir_measured = (double)hits / ((double)n_probes * repeats);
+        }
+    }
+    free(sorted);
+    free(perm);
     return LFR_OK;
 }

@@ -123,12 +123,36 @@ static void test_cmc_and_empty(void **state)
     assert_float_equal(r.fnir, 0.5, 1e-12); /* everything accepted: ranks 3 and 2 miss */
 }
 
+static void test_projection(void **state)
+{
+    (void)state;
+    const float sc[4][3] = {
+        {0.9f, 0.1f, 0.2f}, {0.1f, 0.1f, 0.1f}, {0.6f, 0.7f, 0.1f}, {0.2f, 0.3f, 0.4f}};
+    double thr[1] = {0.5};
+    int sizes[3] = {1, 3, 10};
+    lfr__eval_projection_point p[3];
+    assert_int_equal(lfr__eval_projection(&sc[0][0], 4, 3, thr, 1, sizes, 3, 4000, 7, p), 0);
+    assert_float_equal(p[0].fmr, 0.25, 1e-12); /* 3 of 12 comparisons >= 0.5 */
+    assert_int_equal(p[0].n_comparisons, 12);
+    /* One random subject: subjects catch 2, 1 and 0 of the 4 probes. */
+    assert_float_equal(p[0].fpir_measured, 0.25, 0.02);
+    assert_float_equal(p[0].fpir_model, 0.25, 1e-12);
+    /* All three subjects: probes 0 and 2. */
+    assert_float_equal(p[1].fpir_measured, 0.5, 1e-12);
+    assert_float_equal(p[1].fpir_model, 1 - 0.75 * 0.75 * 0.75, 1e-12);
+    /* Beyond the gallery: the model only. */
+    assert_true(isnan(p[2].fpir_measured));
+    assert_float_equal(p[2].fpir_model, 1 - pow(0.75, 10), 1e-12);
+    assert_int_not_equal(lfr__eval_projection(&sc[0][0], 4, 3, thr, 1, sizes, 3, 0, 7, p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_rates),
         cmocka_unit_test(test_cmc_and_empty),
+        cmocka_unit_test(test_projection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

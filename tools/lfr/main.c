@@ -762,7 +762,7 @@ static int cmd_eval_identify(opts *o)
         *subj_of_person = malloc((size_t)l.n_people * sizeof(int));
     lfr__eval_search_result *mated = calloc(l.n, sizeof *mated),
                             *nonmated = calloc(l.n, sizeof *nonmated);
-    float *scratch = malloc((size_t)l.n_people * sizeof *scratch);
+    float *scratch = malloc((size_t)l.n_people * sizeof *scratch), *nm_scores = NULL;
     if (!j.tpl || !j.found || !gallery || !gsubj || !subj_of_person || !mated || !nonmated ||
         !scratch) {
         rc = fail("out of memory");
@@ -788,7 +788,17 @@ static int cmd_eval_identify(opts *o)
                LFR_TEMPLATE_DIM * sizeof(float));
         gsubj[n_gal++] = n_subj++;
     }
-    size_t n_mated = 0, n_nonmated = 0, mated_unenrolled = 0;
+    size_t n_mated = 0, n_nonmated = 0, mated_unenrolled = 0, n_rows = 0;
+    /* Every non-mated probe's score against every subject, for the
+     * projection of FPIR with watchlist size. */
+    size_t n_non = 0;
+    for (size_t i = 0; i < l.n; i++)
+        n_non += l.role[i] == 2;
+    nm_scores = malloc((n_non ? n_non : 1) * (size_t)(n_subj > 0 ? n_subj : 1) * sizeof *nm_scores);
+    if (!nm_scores || n_subj < 1) {
+        rc = fail(n_subj < 1 ? "no gallery face found" : "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < l.n; i++) {
         if (l.role[i] == 0) continue;
         int mate = l.role[i] == 1 ? subj_of_person[l.person[i]] : -1;
@@ -810,6 +820,8 @@ static int cmd_eval_identify(opts *o)
             mated[n_mated++] = r;
         else
             nonmated[n_nonmated++] = r;
+        if (l.role[i] == 2 && j.found[i] == 1)
+            memcpy(nm_scores + n_rows++ * (size_t)n_subj, scratch, (size_t)n_subj * sizeof(float));
     }
     double targets[3] = {1e-1, 1e-2, 1e-3}, cmc[20];
     lfr__eval_ident_rates at[3], at_default;
@@ -833,6 +845,54 @@ static int cmd_eval_identify(opts *o)
            cmc[4], cmc[9], cmc[19]);
     printf("at threshold %.2f (the default): TPIR %.4f, FPIR %.4f\n", (double)LFR_DEFAULT_THRESHOLD,
            at_default.tpir, at_default.fpir);
+
+    /* Projection: FPIR and false alerts per 10,000 faces seen, by watchlist
+     * size, measured by subsampling subjects and from the per-comparison
+     * false match rate assuming independent comparisons. */
+    enum { NT = 4, NS = 5 };
+    double pthr[NT] = {0.5, 0.6, 0.7, 0.8};
+    int psize[NS] = {100, 500, 1000, 10000, n_subj};
+    for (int a = NS - 1; a > 0 && psize[a] < psize[a - 1]; a--) { /* keep ascending */
+        int t = psize[a];
+        psize[a] = psize[a - 1];
+        psize[a - 1] = t;
+    }
+    lfr__eval_projection_point proj[NT * NS];
+    if (n_rows == 0) {
+        rc = fail("no non-mated probe with a face: no projection");
+        goto out;
+    }
+    if (lfr__eval_projection(nm_scores, n_rows, n_subj, pthr, NT, psize, NS, 20, 12345, proj) !=
+        LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    printf("\nprojection: false alerts per 10,000 faces seen (one search per face), measured by "
+           "sampling\nwatchlists from the gallery (20 draws) / modelled as 1-(1-FMR)^size\n");
+    printf("%-9s %-11s", "threshold", "FMR");
+    for (int k = 0; k < NS; k++)
+        printf(" %15d", psize[k]);
+    printf("\n");
+    for (int t = 0; t < NT; t++) {
+        printf("%-9.2f %-11.3g", pthr[t], proj[t * NS].fmr);
+        for (int k = 0; k < NS; k++) {
+            const lfr__eval_projection_point *q = &proj[t * NS + k];
+            char m[32];
+            if (isnan(q->fpir_measured))
+                snprintf(m, sizeof m, "-");
+            else
+                snprintf(m, sizeof m, "%.0f", q->fpir_measured * 1e4);
+            printf(" %7s / %-6.0f", m, q->fpir_model * 1e4);
+        }
+        printf("\n");
+    }
+    /* The target of at most 1 false alert in 6,000 faces with a 10,000
+     * watchlist needs a per-comparison FMR this data may not resolve. */
+    double need = 1.0 - pow(1.0 - 1.0 / 6000.0, 1.0 / 10000.0);
+    printf("1 false alert in 6,000 faces against 10,000 entries needs FMR <= %.2g; %zu "
+           "comparisons resolve FMR down to %.2g%s\n",
+           need, proj[0].n_comparisons, 1.0 / (double)proj[0].n_comparisons,
+           need * (double)proj[0].n_comparisons < 1 ? ": not measurable on this data" : "");
     if (o->json_file) {
         FILE *f = fopen(o->json_file, "w");
         if (!f) {
@@ -883,6 +943,7 @@ out:
     free(mated);
     free(nonmated);
     free(scratch);
+    free(nm_scores);
     lfw_list_free(&l);
     return rc;
 }
