@@ -99,6 +99,8 @@ int lfr_role_parse(const char *name, lfr_role *role_out);
  *   LFR_ACTION_AUDIT_VERIFY  yes        yes         yes         yes
  *   LFR_ACTION_SHARING_ADD    -          -           -          yes
  *   LFR_ACTION_SHARING_LIST   -          -          yes         yes
+ *   LFR_ACTION_EVALUATION_ADD -          -          yes         yes
+ *   LFR_ACTION_EVALUATION_LIST -        yes         yes         yes
  *
  * (lfr_audit_verify itself needs no user: anyone who can read the database
  * can check it; the action exists for front ends that log users in.) */
@@ -109,6 +111,8 @@ typedef enum lfr_action {
     LFR_ACTION_AUDIT_VERIFY = 4,
     LFR_ACTION_SHARING_ADD = 5,
     LFR_ACTION_SHARING_LIST = 6,
+    LFR_ACTION_EVALUATION_ADD = 7,
+    LFR_ACTION_EVALUATION_LIST = 8,
 } lfr_action;
 
 /* 1 when `role` may do `action`, else 0. */
@@ -188,6 +192,57 @@ int lfr_store_sharing_add(lfr_store *store, const lfr_user *actor, const lfr_sha
 int lfr_store_sharing_list(lfr_store *store, const lfr_user *actor, const char *from,
                            const char *to, int (*fn)(const lfr_sharing *entry, void *ctx),
                            void *ctx);
+
+/* ---- Evaluations --------------------------------------------------------- */
+
+/* One figure of an accuracy or bias test run. NaN in a double means "none":
+ * a threshold for a figure not taken at one, a value that could not be
+ * estimated (a group too small: stored as such, never as a number), no
+ * confidence interval. */
+typedef struct lfr_eval_metric {
+    const char *group;  /* "" (or NULL on add) overall, else e.g. "sex=female" (0-200 bytes) */
+    const char *metric; /* e.g. "FMR", "FNMR", "FNIR@FPIR=0.01", "TPIR", "rank1" (1-64) */
+    double threshold;
+    double value;
+    double ci_low, ci_high; /* 95 % interval */
+    int64_t n;              /* sample behind the value (comparisons, probes); -1 unknown */
+} lfr_eval_metric;
+
+/* A test run. Text fields have no control characters. */
+typedef struct lfr_evaluation {
+    int64_t id;                 /* set by the store */
+    const char *kind;           /* "verify", "identify", "differential", "projection", ... */
+    const char *run_at;         /* when it ran: ISO-8601 time or date; NULL on add means now */
+    const char *dataset;        /* name or description */
+    const char *dataset_sha256; /* fingerprint of the dataset manifest, 64 hex digits */
+    const char *model;          /* model files and their sha256 */
+    const char *engine_version; /* e.g. "openlfr 0.1.0 / XNNPACK ..." */
+    const char *notes;          /* free text; NULL or "" for none */
+    const char *recorded_by;    /* set by the store */
+    const char *recorded_at;    /* set by the store */
+    int64_t n_metrics;          /* set by the store on listing */
+} lfr_evaluation;
+
+/* Most figures per run. */
+#define LFR_EVAL_MAX_METRICS 100000
+
+/* Record a run and its figures in one transaction (actor needs
+ * LFR_ACTION_EVALUATION_ADD). Audited as "evaluation.add" with the run's
+ * fields and a BLAKE2b hash of its figures, so that a figure changed later
+ * is found by lfr_audit_verify. *id_out may be NULL. */
+int lfr_store_evaluation_add(lfr_store *store, const lfr_user *actor, const lfr_evaluation *e,
+                             const lfr_eval_metric *metrics, size_t n_metrics, int64_t *id_out);
+
+/* Call fn for each run with run_at between from and to (inclusive; NULL for
+ * open ends), oldest first (actor needs LFR_ACTION_EVALUATION_LIST). */
+int lfr_store_evaluation_list(lfr_store *store, const lfr_user *actor, const char *from,
+                              const char *to, int (*fn)(const lfr_evaluation *e, void *ctx),
+                              void *ctx);
+
+/* Call fn for each figure of run `id`, in the order they were added.
+ * LFR_ERR_NOT_FOUND for an unknown run. */
+int lfr_store_evaluation_metrics(lfr_store *store, const lfr_user *actor, int64_t id,
+                                 int (*fn)(const lfr_eval_metric *m, void *ctx), void *ctx);
 
 /* ---- Audit chain ---------------------------------------------------------- */
 

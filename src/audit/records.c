@@ -2,8 +2,9 @@
  * Records against the chain. The chain proves that the audit entries were
  * not altered; this proves that the records still say what the entries say.
  * Every user row must match the one user.add entry that created it (id,
- * name, role), and every row of the sharing register its sharing.add entry
- * (every field), with as many entries as rows: so a role raised, a
+ * name, role), every row of the sharing register its sharing.add entry
+ * (every field), every evaluation its evaluation.add entry (every field,
+ * and the hash of its figures), with as many entries as rows: so a role raised, a
  * disclosure edited, or a row inserted or deleted with plain SQL is found
  * and named. The entries' details are rebuilt from the rows by the same
  * functions that wrote them, and compared as text.
@@ -107,6 +108,21 @@ static int check_sharing(const lfr_sharing *e, void *ctx)
     return rc;
 }
 
+static int check_evaluation(const lfr_evaluation *e, void *ctx)
+{
+    check *c = ctx;
+    char what[64], object[64], hex[2 * LFR_HASH_BYTES + 1];
+    snprintf(what, sizeof what, "evaluation %lld", (long long)e->id);
+    snprintf(object, sizeof object, "evaluation:%lld", (long long)e->id);
+    int rc = lfr__evaluation_metrics_hash(c->s, e->id, hex);
+    if (rc) return rc;
+    char *d = lfr__evaluation_detail(e, e->n_metrics, hex);
+    if (!d) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    rc = compare(c, what, "evaluation.add", object, d, NULL);
+    free(d);
+    return rc;
+}
+
 static int count_entry(const lfr_audit_entry *e, void *ctx)
 {
     (void)e;
@@ -138,6 +154,11 @@ int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v)
         c.n_rows = 0;
         rc = s->be->sharing_each(s->db, NULL, NULL, check_sharing, &c);
         if (!rc) rc = same_count(&c, "sharing.add", "sharing entries");
+    }
+    if (!rc && s->version >= 3) {
+        c.n_rows = 0;
+        rc = s->be->evaluation_each(s->db, NULL, NULL, check_evaluation, &c);
+        if (!rc) rc = same_count(&c, "evaluation.add", "evaluations");
     }
     if (rc == STOP) {
         if (v->first_bad)

@@ -55,6 +55,33 @@ const char *const lfr__sqlite_migrations[] = {
     "  recorded_at TEXT NOT NULL"
     ");"
     "CREATE INDEX sharing_shared_on ON sharing (shared_on);",
+
+    /* 2 -> 3: accuracy and bias test runs, and their figures. */
+    "CREATE TABLE evaluations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 64),"
+    "  run_at TEXT NOT NULL,"
+    "  dataset TEXT NOT NULL CHECK (length(dataset) BETWEEN 1 AND 1000),"
+    "  dataset_sha256 TEXT NOT NULL CHECK (length(dataset_sha256) = 64),"
+    "  model TEXT NOT NULL CHECK (length(model) BETWEEN 1 AND 1000),"
+    "  engine_version TEXT NOT NULL CHECK (length(engine_version) BETWEEN 1 AND 200),"
+    "  notes TEXT NOT NULL,"
+    "  recorded_by TEXT NOT NULL,"
+    "  recorded_at TEXT NOT NULL"
+    ");"
+    "CREATE INDEX evaluations_run_at ON evaluations (run_at);"
+    "CREATE TABLE evaluation_metrics ("
+    "  evaluation_id INTEGER NOT NULL REFERENCES evaluations (id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  grp TEXT NOT NULL,"
+    "  metric TEXT NOT NULL CHECK (length(metric) BETWEEN 1 AND 64),"
+    "  threshold REAL,"
+    "  value REAL,"
+    "  ci_low REAL,"
+    "  ci_high REAL,"
+    "  n INTEGER,"
+    "  PRIMARY KEY (evaluation_id, idx)"
+    ");",
 };
 
 const int lfr__sqlite_n_migrations =

@@ -5,6 +5,7 @@
  * from user input. Each operation prepares, runs and finalises its statement;
  * the store is not a hot path.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -410,6 +411,139 @@ static int sq_sharing_each(void *db, const char *from, const char *to,
     return rc;
 }
 
+/* ---- Evaluations ----------------------------------------------------------------- */
+
+/* NaN is stored as NULL ("none"), and read back as NaN. */
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static double col_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static int sq_evaluation_insert(void *db, const lfr_evaluation *e, const lfr_eval_metric *m,
+                                size_t n, int64_t *id_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT INTO evaluations (kind, run_at, dataset, dataset_sha256, model,"
+                     " engine_version, notes, recorded_by, recorded_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);",
+                     &st);
+    if (rc) return rc;
+    const char *text[] = {e->kind,           e->run_at, e->dataset,     e->dataset_sha256, e->model,
+                          e->engine_version, e->notes,  e->recorded_by, e->recorded_at};
+    for (int i = 0; i < 9; i++)
+        sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? LFR_OK : db_err(db, "add evaluation");
+    sqlite3_finalize(st);
+    if (rc) return rc;
+    int64_t id = sqlite3_last_insert_rowid(db);
+    rc = prepare(db,
+                 "INSERT INTO evaluation_metrics (evaluation_id, idx, grp, metric, threshold,"
+                 " value, ci_low, ci_high, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);",
+                 &st);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_text(st, 3, m[i].group ? m[i].group : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, m[i].metric, -1, SQLITE_STATIC);
+        bind_real(st, 5, m[i].threshold);
+        bind_real(st, 6, m[i].value);
+        bind_real(st, 7, m[i].ci_low);
+        bind_real(st, 8, m[i].ci_high);
+        if (m[i].n < 0)
+            sqlite3_bind_null(st, 9);
+        else
+            sqlite3_bind_int64(st, 9, m[i].n);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(db, "add evaluation figure");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (!rc) *id_out = id;
+    return rc;
+}
+
+static int sq_evaluation_each(void *db, const char *from, const char *to,
+                              int (*fn)(const lfr_evaluation *e, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "SELECT id, kind, run_at, dataset, dataset_sha256, model, engine_version,"
+                     " notes, recorded_by, recorded_at,"
+                     " (SELECT count(*) FROM evaluation_metrics WHERE evaluation_id = id)"
+                     " FROM evaluations"
+                     " WHERE (?1 IS NULL OR run_at >= ?1) AND (?2 IS NULL OR run_at <= ?2)"
+                     " ORDER BY run_at, id;",
+                     &st);
+    if (rc) return rc;
+    if (from) sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+    if (to) sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_evaluation e = {
+            .id = sqlite3_column_int64(st, 0),
+            .kind = col_text(st, 1),
+            .run_at = col_text(st, 2),
+            .dataset = col_text(st, 3),
+            .dataset_sha256 = col_text(st, 4),
+            .model = col_text(st, 5),
+            .engine_version = col_text(st, 6),
+            .notes = col_text(st, 7),
+            .recorded_by = col_text(st, 8),
+            .recorded_at = col_text(st, 9),
+            .n_metrics = sqlite3_column_int64(st, 10),
+        };
+        rc = fn(&e, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read evaluations");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_evaluation_metrics_each(void *db, int64_t id,
+                                      int (*fn)(const lfr_eval_metric *m, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "SELECT count(*) FROM evaluations WHERE id = ?1;", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int exists = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (!exists) return lfr__err(LFR_ERR_NOT_FOUND, "no evaluation %lld", (long long)id);
+    rc = prepare(db,
+                 "SELECT grp, metric, threshold, value, ci_low, ci_high, n"
+                 " FROM evaluation_metrics WHERE evaluation_id = ?1 ORDER BY idx;",
+                 &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_eval_metric m = {
+            .group = col_text(st, 0),
+            .metric = col_text(st, 1),
+            .threshold = col_real(st, 2),
+            .value = col_real(st, 3),
+            .ci_low = col_real(st, 4),
+            .ci_high = col_real(st, 5),
+            .n = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6),
+        };
+        rc = fn(&m, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read evaluation figures");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 const lfr__backend lfr__sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -427,6 +561,9 @@ const lfr__backend lfr__sqlite_backend = {
     .user_each = sq_user_each,
     .sharing_insert = sq_sharing_insert,
     .sharing_each = sq_sharing_each,
+    .evaluation_insert = sq_evaluation_insert,
+    .evaluation_each = sq_evaluation_each,
+    .evaluation_metrics_each = sq_evaluation_metrics_each,
     .audit_head = sq_audit_head,
     .audit_insert = sq_audit_insert,
     .audit_each = sq_audit_each,

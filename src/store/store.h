@@ -66,6 +66,16 @@ typedef struct lfr__backend {
     int (*sharing_each)(void *db, const char *from, const char *to,
                         int (*fn)(const lfr_sharing *e, void *ctx), void *ctx);
 
+    /* Evaluations: insert a run and its figures (fields set, times
+     * canonical), walk runs by run_at (with n_metrics set), walk a run's
+     * figures in order (LFR_ERR_NOT_FOUND for no such run). */
+    int (*evaluation_insert)(void *db, const lfr_evaluation *e, const lfr_eval_metric *m, size_t n,
+                             int64_t *id_out);
+    int (*evaluation_each)(void *db, const char *from, const char *to,
+                           int (*fn)(const lfr_evaluation *e, void *ctx), void *ctx);
+    int (*evaluation_metrics_each)(void *db, int64_t id,
+                                   int (*fn)(const lfr_eval_metric *m, void *ctx), void *ctx);
+
     /* Audit: the newest entry (seq 0 and zero hash when empty), append, and a
      * walk in seq order with optional exact-match filters and a time range
      * (ISO-8601 strings compared as text; NULL for none). */
@@ -123,6 +133,12 @@ int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN]);
 #define LFR__USER_DETAIL_MAX 128
 void lfr__user_detail(int64_t id, lfr_role role, int bootstrap, char out[LFR__USER_DETAIL_MAX]);
 char *lfr__sharing_detail(const lfr_sharing *e);
+
+/* evaluation.c: the audit detail of an evaluation.add entry, given the
+ * BLAKE2b-256 hex of its figures; and that hash, computed from the stored
+ * figures of run `id`. */
+char *lfr__evaluation_detail(const lfr_evaluation *e, int64_t n_metrics, const char *metrics_hex);
+int lfr__evaluation_metrics_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_HASH_BYTES + 1]);
 
 /* ---- crypt.c: encryption at rest --------------------------------------------- */
 

@@ -118,6 +118,16 @@ expect "sharing list" 0 $'2026-01-05T00:00:00.000Z\tCrown Prosecution Service' \
     env LFR_PASSWORD="$admin_pw" "$lfr" sharing list --user admin --from 2026-01-01 --to 2026-01-31
 audit_has "sharing is audited" $'\tadmin\tsharing.add\tsharing:1\t'
 
+# Evaluations are written by `lfr eval` through the library; here, reading.
+expect "evaluation list (none yet)" 0 "" env LFR_PASSWORD="$admin_pw" "$lfr" evaluation list --user admin
+[ ! -s "$tmp/out" ] && ok "no evaluations listed" || bad "evaluations listed: $(cat "$tmp/out")"
+expect "evaluation show unknown" 1 "no evaluation 7" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" evaluation show 7 --user admin
+expect "operator may not read evaluations" 1 "may not evaluation.list" \
+    env LFR_PASSWORD="$op_pw" "$lfr" evaluation list --user op
+expect "evaluation show bad id" 2 "not an evaluation id" \
+    env LFR_PASSWORD="$admin_pw" "$lfr" evaluation show x --user admin
+
 # No password appears in any file of the home.
 if grep -rqF -e "$admin_pw" -e "$op_pw" "$LFR_HOME"; then
     bad "a password is stored in plain text in the home"

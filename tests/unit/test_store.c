@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -931,6 +932,127 @@ static void test_records_match_chain(void **state)
     home_remove(&h);
 }
 
+/* ---- Evaluations ---------------------------------------------------------------------- */
+
+typedef struct figures {
+    int n;
+    lfr_eval_metric m[8];
+    char group[8][32], metric[8][32];
+} figures;
+
+static int collect_figure(const lfr_eval_metric *m, void *ctx)
+{
+    figures *f = ctx;
+    if (f->n < 8) {
+        f->m[f->n] = *m;
+        snprintf(f->group[f->n], 32, "%s", m->group);
+        snprintf(f->metric[f->n], 32, "%s", m->metric);
+    }
+    f->n++;
+    return 0;
+}
+
+static int count_runs(const lfr_evaluation *e, void *ctx)
+{
+    assert_int_equal(e->n_metrics, 4);
+    assert_string_equal(e->kind, "differential");
+    assert_string_equal(e->notes, "");
+    ++*(int *)ctx;
+    return 0;
+}
+
+static void test_evaluations(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op, ao;
+    lfr_store *s = populated(&h, &admin, &op);
+    assert_int_equal(
+        lfr_store_user_add(s, &admin, "ao", LFR_ROLE_AUTHORISING_OFFICER, "officer pass"), LFR_OK);
+    assert_int_equal(lfr_store_login(s, "ao", "officer pass", &ao), LFR_OK);
+
+    const lfr_eval_metric m[] = {
+        {NULL, "FMR", 0.39, 0.001, 0.0007, 0.0014, 300000},
+        {"sex=female", "FMR", 0.39, 0.0013, NAN, NAN, 90000},
+        {"sex=male", "FNMR", 0.39, -0.0, 0, 0.01, 1200},
+        {"race=x", "FMR", 0.39, NAN, NAN, NAN, 3}, /* too small for an estimate */
+    };
+    lfr_evaluation e = {
+        .kind = "differential",
+        .run_at = "2026-02-01T08:00:00Z",
+        .dataset = "LFW with the sex labels",
+        .dataset_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        .model = "MobileFaceNet.tflite sha256 ab12",
+        .engine_version = "openlfr 0.1.0",
+    };
+    int64_t id;
+    assert_int_equal(lfr_store_evaluation_add(s, &admin, &e, m, 4, &id), LFR_OK);
+
+    /* Refusals. */
+    assert_int_equal(lfr_store_evaluation_add(s, &op, &e, m, 4, NULL), LFR_ERR_DENIED);
+    lfr_evaluation b = e;
+    b.dataset_sha256 = "0123";
+    assert_int_equal(lfr_store_evaluation_add(s, &admin, &b, m, 4, NULL), LFR_ERR_INVALID);
+    b = e;
+    b.run_at = "2999-01-01";
+    assert_int_equal(lfr_store_evaluation_add(s, &admin, &b, m, 4, NULL), LFR_ERR_INVALID);
+    lfr_eval_metric inf = m[0];
+    inf.value = INFINITY;
+    assert_int_equal(lfr_store_evaluation_add(s, &admin, &e, &inf, 1, NULL), LFR_ERR_INVALID);
+    inf = m[0];
+    inf.metric = "";
+    assert_int_equal(lfr_store_evaluation_add(s, &admin, &e, &inf, 1, NULL), LFR_ERR_INVALID);
+
+    /* Authorising officers read them (they authorise deployments on them). */
+    int runs = 0;
+    assert_int_equal(
+        lfr_store_evaluation_list(s, &ao, "2026-02-01", "2026-02-01", count_runs, &runs), LFR_OK);
+    assert_int_equal(runs, 1);
+    assert_int_equal(lfr_store_evaluation_list(s, &op, NULL, NULL, count_runs, &runs),
+                     LFR_ERR_DENIED);
+    figures f = {0};
+    assert_int_equal(lfr_store_evaluation_metrics(s, &ao, id, collect_figure, &f), LFR_OK);
+    assert_int_equal(f.n, 4);
+    assert_string_equal(f.group[0], "");
+    assert_string_equal(f.group[1], "sex=female");
+    assert_string_equal(f.metric[2], "FNMR");
+    assert_true(f.m[0].value == 0.001 && f.m[0].n == 300000);
+    assert_true(isnan(f.m[1].ci_low) && isnan(f.m[3].value));
+    assert_true(f.m[2].value == 0 && f.m[2].ci_high == 0.01);
+    assert_int_equal(lfr_store_evaluation_metrics(s, &ao, id + 100, collect_figure, &f),
+                     LFR_ERR_NOT_FOUND);
+    lfr_store_close(s);
+    assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
+
+    /* A figure changed, removed or added behind the program's back, or the
+     * run's description changed, is found and the run's entry named. */
+    uint64_t seq = entry_seq(&h, "evaluation.add", "evaluation:1");
+    static const char *const tamper[] = {
+        "UPDATE evaluation_metrics SET value = 0.0001 WHERE idx = 1",
+        "UPDATE evaluation_metrics SET value = 0.5 WHERE idx = 3",
+        "DELETE FROM evaluation_metrics WHERE idx = 3",
+        "INSERT INTO evaluation_metrics VALUES (1, 9, '', 'FMR', 0.5, 0.1, NULL, NULL, 10)",
+        "UPDATE evaluations SET run_at = '2026-03-01T00:00:00.000Z'",
+    };
+    raw_sql(&h, "PRAGMA wal_checkpoint(TRUNCATE);");
+    char dbp[700];
+    home_file(&h, "lfr.db", dbp, sizeof dbp);
+    uint8_t *orig;
+    size_t orig_n;
+    assert_int_equal(lfr__read_file(dbp, 1 << 24, &orig, &orig_n), LFR_OK);
+    for (size_t i = 0; i < sizeof tamper / sizeof tamper[0]; i++) {
+        FILE *fp = fopen(dbp, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(orig, 1, orig_n, fp), orig_n);
+        fclose(fp);
+        raw_sql(&h, tamper[i]);
+        assert_int_equal(verify_reason(&h), seq);
+        assert_non_null(strstr(last_reason, "evaluation 1 no longer matches"));
+    }
+    free(orig);
+    home_remove(&h);
+}
+
 /* ---- Atomicity and concurrency ------------------------------------------------------ */
 
 static void test_change_and_entry_are_one(void **state)
@@ -1138,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_tamper_needs_anchor),
         cmocka_unit_test(test_sharing),
         cmocka_unit_test(test_records_match_chain),
+        cmocka_unit_test(test_evaluations),
         cmocka_unit_test(test_change_and_entry_are_one),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_seal),

@@ -1,7 +1,8 @@
 /*
- * The record-keeping subcommands: init, user, audit, sharing. Written on the
- * public API (lfr/store.h) only. Every command that changes anything, or reads
- * records, runs as a user named with --user, whose password comes from
+ * The record-keeping subcommands: init, user, audit, sharing, evaluation.
+ * Written on the public API (lfr/store.h) only. Every command that changes
+ * anything, or reads records, runs as a user named with --user, whose
+ * password comes from
  * $LFR_PASSWORD or the terminal with echo off, never from the command line.
  * Errors are one line on stderr, "lfr: ...": exit 1, or 2 for a usage error.
  */
@@ -40,6 +41,9 @@ const char lfr_cli_records_usage[] =
     "                                 record data shared outside the force (date: now)\n"
     "  sharing list --user NAME [--from T] [--to T]\n"
     "                                 the sharing register\n"
+    "  evaluation list --user NAME [--from T] [--to T]\n"
+    "                                 accuracy and bias test runs on record\n"
+    "  evaluation show ID --user NAME the figures of one run (NaN: none / too small)\n"
     "  --user NAME runs the command as NAME; the password comes from $LFR_PASSWORD,\n"
     "  else the terminal.\n";
 
@@ -381,11 +385,60 @@ static int cmd_sharing(int argc, char **argv)
     return rc;
 }
 
+static int print_evaluation(const lfr_evaluation *e, void *ctx)
+{
+    (void)ctx;
+    printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%lld figures\t%s\n", (long long)e->id, e->run_at, e->kind,
+           e->dataset, e->dataset_sha256, e->model, e->engine_version, (long long)e->n_metrics,
+           e->recorded_by);
+    return 0;
+}
+
+static int print_figure(const lfr_eval_metric *m, void *ctx)
+{
+    (void)ctx;
+    printf("%s\t%s\t%.17g\t%.17g\t%.17g\t%.17g\t%lld\n", *m->group ? m->group : "(all)", m->metric,
+           m->threshold, m->value, m->ci_low, m->ci_high, (long long)m->n);
+    return 0;
+}
+
+static int cmd_evaluation(int argc, char **argv)
+{
+    if (argc < 1) return usage_error("usage: lfr evaluation list|show ...");
+    const char *sub = argv[0];
+    ropts o;
+    lfr_store *st = NULL;
+    lfr_user me;
+    int rc;
+    if (!strcmp(sub, "list")) {
+        if ((rc = parse(argc - 1, argv + 1, "--user --from --to", 0, &o))) return rc;
+        if ((rc = open_as(&o, &st, &me))) return rc;
+        if (lfr_store_evaluation_list(st, &me, o.from, o.to, print_evaluation, NULL))
+            rc = lib_fail();
+        lfr_store_close(st);
+        return rc;
+    }
+    if (strcmp(sub, "show")) return usage_error("unknown command 'evaluation %s'", sub);
+    if ((rc = parse(argc - 1, argv + 1, "--user", 1, &o))) return rc;
+    if (o.n_pos != 1) return usage_error("usage: lfr evaluation show ID --user NAME");
+    char *end;
+    errno = 0;
+    long long id = strtoll(o.pos[0], &end, 10);
+    if (errno || end == o.pos[0] || *end || id < 1)
+        return usage_error("'%s' is not an evaluation id", o.pos[0]);
+    if ((rc = open_as(&o, &st, &me))) return rc;
+    printf("group\tmetric\tthreshold\tvalue\tci_low\tci_high\tn\n");
+    if (lfr_store_evaluation_metrics(st, &me, id, print_figure, NULL)) rc = lib_fail();
+    lfr_store_close(st);
+    return rc;
+}
+
 int lfr_cli_records(const char *cmd, int argc, char **argv)
 {
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
     if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
     if (!strcmp(cmd, "sharing")) return cmd_sharing(argc, argv);
+    if (!strcmp(cmd, "evaluation")) return cmd_evaluation(argc, argv);
     return -1;
 }
