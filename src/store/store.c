@@ -441,7 +441,8 @@ int lfr_store_user_add(lfr_store *s, const lfr_user *actor, const char *name, lf
     if (!actor) {
         int64_t n;
         rc = s->be->user_count(s->db, &n);
-        if (!rc && n > 0) rc = lfr__err(LFR_ERR_CONFLICT, "another user was added first");
+        if (!rc && n > 0)
+            rc = lfr__err(LFR_ERR_CONFLICT, "another user was added first: log in as them");
     }
     if (!rc) rc = s->be->user_insert(s->db, name, role, pwhash, now, by, &id);
     sodium_memzero(pwhash, sizeof pwhash);
@@ -453,7 +454,8 @@ int lfr_store_user_add(lfr_store *s, const lfr_user *actor, const char *name, lf
     if (rc) {
         lfr__store_rollback(s);
         if (rc == LFR_ERR_CONFLICT) {
-            lfr__err(rc, "user %s already exists", name);
+            /* The name is taken, or (bootstrap) another first user won. */
+            if (actor) lfr__err(rc, "user %s already exists", name);
             return lfr__audit_refusal(s, rc, by, "user.add.refused", object);
         }
         return rc;

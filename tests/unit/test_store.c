@@ -1130,6 +1130,44 @@ static void test_concurrent_writers(void **state)
     home_remove(&h);
 }
 
+/* Several first users at once: exactly one wins, the others are refused. */
+static void test_concurrent_bootstrap(void **state)
+{
+    (void)state;
+    enum { N_PROC = 4 };
+    home h;
+    home_make(&h);
+    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    pid_t pids[N_PROC];
+    for (int p = 0; p < N_PROC; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            lfr_store *cs;
+            char name[16];
+            snprintf(name, sizeof name, "admin%d", p);
+            int rc = lfr_store_open(h.path, &cs);
+            if (!rc) rc = lfr_store_user_add(cs, NULL, name, LFR_ROLE_ADMINISTRATOR, ADMIN_PW);
+            lfr_store_close(cs);
+            _exit(rc == LFR_OK ? 0 : rc == LFR_ERR_CONFLICT || rc == LFR_ERR_DENIED ? 1 : 2);
+        }
+    }
+    int won = 0;
+    for (int p = 0; p < N_PROC; p++) {
+        int st;
+        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+        assert_true(WIFEXITED(st));
+        assert_true(WEXITSTATUS(st) <= 1);
+        won += WEXITSTATUS(st) == 0;
+    }
+    assert_int_equal(won, 1);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users"), 1);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'user.add.refused'"),
+                     N_PROC - 1);
+    assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
+    home_remove(&h);
+}
+
 /* ---- Encryption at rest ------------------------------------------------------------- */
 
 static void test_seal(void **state)
@@ -1263,6 +1301,7 @@ int main(void)
         cmocka_unit_test(test_evaluations),
         cmocka_unit_test(test_change_and_entry_are_one),
         cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_concurrent_bootstrap),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_corrupt_database),
         cmocka_unit_test(test_json_escape),
