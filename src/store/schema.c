@@ -82,6 +82,42 @@ const char *const lfr__sqlite_migrations[] = {
     "  n INTEGER,"
     "  PRIMARY KEY (evaluation_id, idx)"
     ");",
+    /* 3 -> 4: the watchlist: subjects and their reference images. The
+     * database holds hashes and metadata only; image bytes and templates
+     * are sealed in files under media/ (named by media_file). Categories
+     * are the College of Policing's eight (docs/RECORDS.md gives the full
+     * wording). */
+    "CREATE TABLE subjects ("
+    "  id INTEGER PRIMARY KEY,"
+    "  reference TEXT NOT NULL UNIQUE CHECK (length(reference) BETWEEN 1 AND 64),"
+    "  category TEXT NOT NULL CHECK (category IN"
+    "    ('wanted_by_courts', 'suspect', 'bail_conditions', 'missing_at_risk',"
+    "     'risk_of_harm', 'associate', 'witness', 'victim')),"
+    "  reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 1000),"
+    "  added_by TEXT NOT NULL,"
+    "  added_at TEXT NOT NULL,"
+    "  expires_at TEXT NOT NULL,"
+    "  removed_at TEXT,"
+    "  removed_by TEXT,"
+    "  CHECK ((removed_at IS NULL) = (removed_by IS NULL))"
+    ");"
+    "CREATE INDEX subjects_category ON subjects (category);"
+    "CREATE TABLE images ("
+    "  id INTEGER PRIMARY KEY,"
+    "  subject_id INTEGER NOT NULL REFERENCES subjects (id),"
+    "  provenance TEXT NOT NULL CHECK (provenance IN"
+    "    ('custody_imaging', 'other_police_source', 'public_appeal', 'other')),"
+    "  capture_date TEXT,"
+    "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
+    "  model_sha256 TEXT NOT NULL CHECK (length(model_sha256) = 64),"
+    "  score REAL NOT NULL,"
+    "  box_x REAL NOT NULL, box_y REAL NOT NULL, box_w REAL NOT NULL, box_h REAL NOT NULL,"
+    "  media_file TEXT NOT NULL UNIQUE,"
+    "  added_by TEXT NOT NULL,"
+    "  added_at TEXT NOT NULL,"
+    "  deleted_at TEXT"
+    ");"
+    "CREATE INDEX images_subject ON images (subject_id);",
 };
 
 const int lfr__sqlite_n_migrations =
