@@ -101,6 +101,17 @@ int lfr_role_parse(const char *name, lfr_role *role_out);
  *   LFR_ACTION_SHARING_LIST   -          -          yes         yes
  *   LFR_ACTION_EVALUATION_ADD -          -          yes         yes
  *   LFR_ACTION_EVALUATION_LIST -        yes         yes         yes
+ *   LFR_ACTION_SUBJECT_ADD    yes        -           -          yes
+ *   LFR_ACTION_SUBJECT_LIST   yes        yes         yes         yes
+ *   LFR_ACTION_SUBJECT_SHOW   yes        yes         yes         yes
+ *   LFR_ACTION_SUBJECT_REMOVE yes        -           -          yes
+ *   LFR_ACTION_SUBJECT_TEMPLATES yes     -           -          yes
+ *   LFR_ACTION_WATCHLIST_STATS yes       yes         yes         yes
+ *
+ * Watchlists are compiled by the LFR team (operators) or an administrator;
+ * the authorising officer approves the watchlist as part of authorising a
+ * deployment, so does not compile it, and an auditor only reads. Reading a
+ * subject's image hashes (show) and decrypting its templates are audited.
  *
  * (lfr_audit_verify itself needs no user: anyone who can read the database
  * can check it; the action exists for front ends that log users in.) */
@@ -113,6 +124,12 @@ typedef enum lfr_action {
     LFR_ACTION_SHARING_LIST = 6,
     LFR_ACTION_EVALUATION_ADD = 7,
     LFR_ACTION_EVALUATION_LIST = 8,
+    LFR_ACTION_SUBJECT_ADD = 9,
+    LFR_ACTION_SUBJECT_LIST = 10,
+    LFR_ACTION_SUBJECT_SHOW = 11,
+    LFR_ACTION_SUBJECT_REMOVE = 12,
+    LFR_ACTION_SUBJECT_TEMPLATES = 13,
+    LFR_ACTION_WATCHLIST_STATS = 14,
 } lfr_action;
 
 /* 1 when `role` may do `action`, else 0. */
@@ -243,6 +260,167 @@ int lfr_store_evaluation_list(lfr_store *store, const lfr_user *actor, const cha
  * LFR_ERR_NOT_FOUND for an unknown run. */
 int lfr_store_evaluation_metrics(lfr_store *store, const lfr_user *actor, int64_t id,
                                  int (*fn)(const lfr_eval_metric *m, void *ctx), void *ctx);
+
+/* ---- Watchlist: subjects and their images --------------------------------- */
+
+/* The College of Policing's eight watchlist categories (docs/RECORDS.md has
+ * the wording). Append-only; the names below are stored in the database. */
+typedef enum lfr_category {
+    LFR_CATEGORY_WANTED_BY_COURTS = 1, /* "wanted_by_courts" */
+    LFR_CATEGORY_SUSPECT = 2,          /* "suspect": of an offence, or about to commit one */
+    LFR_CATEGORY_BAIL_CONDITIONS = 3,  /* "bail_conditions": bail or court conditions */
+    LFR_CATEGORY_MISSING_AT_RISK = 4,  /* "missing_at_risk": missing, at increased risk */
+    LFR_CATEGORY_RISK_OF_HARM = 5,     /* "risk_of_harm": to themselves or others */
+    LFR_CATEGORY_ASSOCIATE = 6,        /* "associate": of a person in 1-5 */
+    LFR_CATEGORY_WITNESS = 7,          /* "witness" */
+    LFR_CATEGORY_VICTIM = 8,           /* "victim" */
+} lfr_category;
+#define LFR_N_CATEGORIES 8
+
+/* Where a reference image came from. Append-only. */
+typedef enum lfr_provenance {
+    LFR_PROVENANCE_CUSTODY_IMAGING = 1,     /* "custody_imaging" */
+    LFR_PROVENANCE_OTHER_POLICE_SOURCE = 2, /* "other_police_source" */
+    LFR_PROVENANCE_PUBLIC_APPEAL = 3,       /* "public_appeal" */
+    LFR_PROVENANCE_OTHER = 4,               /* "other" */
+} lfr_provenance;
+#define LFR_N_PROVENANCES 4
+
+/* Names as stored ("?" for an unknown value) and parsing them (a '-' may
+ * stand for '_'); LFR_ERR_INVALID for anything else. */
+const char *lfr_category_name(lfr_category c);
+int lfr_category_parse(const char *name, lfr_category *out);
+const char *lfr_provenance_name(lfr_provenance p);
+int lfr_provenance_parse(const char *name, lfr_provenance *out);
+
+#define LFR_SUBJECT_REF_MAX 64 /* bytes; [A-Za-z0-9._/-], alnum first */
+#define LFR_SUBJECT_REASON_MAX 1000
+#define LFR_SUBJECT_MAX_IMAGES 32                /* per lfr_store_subject_add call */
+#define LFR_SUBJECT_IMAGE_MAX ((size_t)32 << 20) /* bytes per image file */
+
+/* What lfr_store_subject_add needs besides the images. */
+typedef struct lfr_subject_params {
+    const char *reference; /* pseudonymous, e.g. a custody record number; never a name */
+    lfr_category category;
+    const char *reason;     /* why this person is on the watchlist (1-1000 bytes) */
+    const char *expires_at; /* ISO-8601 time or date (end of that day), in the future */
+} lfr_subject_params;
+
+/* One reference image to enrol. */
+typedef struct lfr_image_source {
+    const char *path;
+    lfr_provenance provenance;
+    const char *capture_date; /* ISO-8601 date or time; NULL when unknown */
+} lfr_image_source;
+
+/* A subject as stored. */
+typedef struct lfr_subject {
+    int64_t id;
+    char reference[LFR_SUBJECT_REF_MAX + 1];
+    lfr_category category;
+    char reason[LFR_SUBJECT_REASON_MAX + 1];
+    char added_by[LFR_USER_NAME_MAX + 1];
+    char added_at[32], expires_at[32];
+    char removed_at[32]; /* "" while on the watchlist */
+    char removed_by[LFR_USER_NAME_MAX + 1];
+    int64_t n_images; /* images whose sealed file still exists */
+    int expired;      /* 1 when expires_at has passed (by the store's clock) */
+} lfr_subject;
+
+/* An image's record: hashes and metadata only, no biometric data. */
+typedef struct lfr_subject_image {
+    int64_t id, subject_id;
+    lfr_provenance provenance;
+    char capture_date[32];            /* "" when unknown */
+    char sha256[65];                  /* of the original file's bytes */
+    char model_sha256[65];            /* of the embedder model that made the template */
+    float score;                      /* detector confidence */
+    float box_x, box_y, box_w, box_h; /* the face, in the original's pixels */
+    char media_file[65];              /* name of the sealed file under media/ */
+    char added_by[LFR_USER_NAME_MAX + 1];
+    char added_at[32];
+    char deleted_at[32]; /* "" while the sealed file exists */
+} lfr_subject_image;
+
+typedef struct lfr_engine lfr_engine;
+
+/* Enrol a subject with n_images (1 to LFR_SUBJECT_MAX_IMAGES) reference
+ * images (actor needs LFR_ACTION_SUBJECT_ADD). The caller passes an open
+ * engine (the store never loads models: the engine is what the caller
+ * trusts and its model hashes are recorded); the store opens a session of
+ * its own on it for the call. Each image is decoded and must hold exactly
+ * one face: otherwise the call is refused (LFR_ERR_NO_FACE, or
+ * LFR_ERR_FORMAT for an image that does not decode) with a one-line message
+ * naming the image and the number of faces, nothing is written, and the
+ * refusal is audited as "subject.add.refused". For each image, the
+ * original bytes and the template are sealed together into a new file
+ * media/<32 random hex digits> (created with O_EXCL, mode 0600, fsync'd,
+ * then the folder fsync'd) before the subject, its images and the
+ * "subject.add" audit entry are written in one transaction; if that fails
+ * the files are removed again. A crash in between leaves only sealed files
+ * that no row names: unreadable without the key and its row, and removed by
+ * lfr_store_media_sweep(). Pixels and templates are wiped from memory after
+ * use. LFR_ERR_CONFLICT (audited) for a reference already used;
+ * LFR_ERR_INVALID (not audited) for bad parameters. *id_out may be NULL. */
+int lfr_store_subject_add(lfr_store *store, const lfr_user *actor, lfr_engine *engine,
+                          const lfr_subject_params *params, const lfr_image_source *images,
+                          int n_images, int64_t *id_out);
+
+/* Call fn for each subject in id order (actor needs LFR_ACTION_SUBJECT_LIST;
+ * holds no biometric data, not audited). Removed subjects are included only
+ * when include_removed is set. The subject is valid during the call only. */
+int lfr_store_subject_list(lfr_store *store, const lfr_user *actor, int include_removed,
+                           int (*fn)(const lfr_subject *subject, void *ctx), void *ctx);
+
+/* Read subject `id` into *subject_out and call image_fn (may be NULL) for
+ * each of its images, deleted ones included (actor needs
+ * LFR_ACTION_SUBJECT_SHOW; audited as "subject.show"). LFR_ERR_NOT_FOUND
+ * for no such subject. */
+int lfr_store_subject_show(lfr_store *store, const lfr_user *actor, int64_t id,
+                           lfr_subject *subject_out,
+                           int (*image_fn)(const lfr_subject_image *image, void *ctx), void *ctx);
+
+/* Take subject `id` off the watchlist (actor needs LFR_ACTION_SUBJECT_REMOVE):
+ * mark it removed and its images deleted, and audit "subject.remove" with a
+ * deletion receipt (how many images, their sha256) in one transaction; then
+ * delete the sealed files. LFR_ERR_CONFLICT (audited) when already removed.
+ * A file that could not be deleted is left to lfr_store_media_sweep(). */
+int lfr_store_subject_remove(lfr_store *store, const lfr_user *actor, int64_t id);
+
+/* Counts for the watchlist, by the store's clock. "Active" subjects are
+ * not removed and not expired; "expired" are not removed but past
+ * expires_at; removed ones are counted apart. Images are those whose file
+ * still exists, of active subjects (by_provenance) or expired ones. Indexes
+ * are the enum values (index 0 unused). */
+typedef struct lfr_watchlist_stats {
+    int64_t active[LFR_N_CATEGORIES + 1];  /* subjects per category */
+    int64_t expired[LFR_N_CATEGORIES + 1]; /* subjects per category */
+    int64_t removed;                       /* subjects */
+    int64_t active_images[LFR_N_CATEGORIES + 1];
+    int64_t images_by_provenance[LFR_N_PROVENANCES + 1]; /* of active subjects */
+    int64_t expired_images;
+} lfr_watchlist_stats;
+
+int lfr_store_watchlist_stats(lfr_store *store, const lfr_user *actor,
+                              lfr_watchlist_stats *stats_out);
+
+/* Decrypt the templates of subject `id`'s images that still exist, for a
+ * deployment (actor needs LFR_ACTION_SUBJECT_TEMPLATES; audited as
+ * "subject.templates" with the image ids). Writes up to cap templates of
+ * LFR_TEMPLATE_DIM floats to templates_out and their image ids to
+ * image_ids_out (may be NULL), and the number of images to *n_out (which
+ * may exceed cap). The templates are biometric data: the caller wipes them
+ * (sodium_memzero) when done. Refused (LFR_ERR_CONFLICT) for a removed or
+ * expired subject; LFR_ERR_TAMPERED for a sealed file that was altered or
+ * swapped. */
+int lfr_store_subject_templates(lfr_store *store, const lfr_user *actor, int64_t id,
+                                float *templates_out, int64_t *image_ids_out, int cap, int *n_out);
+
+/* Delete files under media/ that no existing image names and that are older
+ * than one hour (younger ones may belong to an enrolment in progress in
+ * another process). Needs no user: it removes only data no record points
+ * at. The number removed goes to *n_out (may be NULL). */
+int lfr_store_media_sweep(lfr_store *store, int64_t *n_out);
 
 /* ---- Audit chain ---------------------------------------------------------- */
 

@@ -544,6 +544,285 @@ static int sq_evaluation_metrics_each(void *db, int64_t id,
     return rc;
 }
 
+/* ---- Watchlist ------------------------------------------------------------------ */
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int step_insert(sqlite3 *db, sqlite3_stmt *st, const char *what, int64_t *id_out)
+{
+    int rc = LFR_OK;
+    if (sqlite3_step(st) == SQLITE_DONE)
+        *id_out = sqlite3_last_insert_rowid(db);
+    else
+        rc = db_err(db, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_subject_insert(void *db, const lfr_subject *s, int64_t *id_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT INTO subjects (reference, category, reason, added_by, added_at,"
+                     " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6);",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, s->reference, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, lfr_category_name(s->category), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, s->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, s->added_by, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, s->added_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, s->expires_at, -1, SQLITE_STATIC);
+    return step_insert(db, st, "add subject", id_out);
+}
+
+static int sq_image_insert(void *db, const lfr_subject_image *im, int64_t *id_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT INTO images (subject_id, provenance, capture_date, sha256,"
+                     " model_sha256, score, box_x, box_y, box_w, box_h, media_file, added_by,"
+                     " added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13);",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, im->subject_id);
+    sqlite3_bind_text(st, 2, lfr_provenance_name(im->provenance), -1, SQLITE_STATIC);
+    bind_opt_text(st, 3, im->capture_date);
+    sqlite3_bind_text(st, 4, im->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, im->model_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, im->score);
+    sqlite3_bind_double(st, 7, im->box_x);
+    sqlite3_bind_double(st, 8, im->box_y);
+    sqlite3_bind_double(st, 9, im->box_w);
+    sqlite3_bind_double(st, 10, im->box_h);
+    sqlite3_bind_text(st, 11, im->media_file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 12, im->added_by, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, im->added_at, -1, SQLITE_STATIC);
+    return step_insert(db, st, "add image", id_out);
+}
+
+/* Columns of a subject, with its live image count; ?1 is now. */
+#define SUBJECT_COLUMNS                                                                            \
+    "SELECT s.id, s.reference, s.category, s.reason, s.added_by, s.added_at, s.expires_at,"        \
+    " s.removed_at, s.removed_by, s.expires_at <= ?1,"                                             \
+    " (SELECT count(*) FROM images i WHERE i.subject_id = s.id AND i.deleted_at IS NULL)"          \
+    " FROM subjects s"
+
+static int read_subject(sqlite3_stmt *st, lfr_subject *o)
+{
+    memset(o, 0, sizeof *o);
+    o->id = sqlite3_column_int64(st, 0);
+    copy_text(o->reference, sizeof o->reference, sqlite3_column_text(st, 1));
+    if (lfr_category_parse(col_text(st, 2), &o->category))
+        return lfr__err(LFR_ERR_FORMAT, "database: subject %lld has an unknown category",
+                        (long long)o->id);
+    copy_text(o->reason, sizeof o->reason, sqlite3_column_text(st, 3));
+    copy_text(o->added_by, sizeof o->added_by, sqlite3_column_text(st, 4));
+    copy_text(o->added_at, sizeof o->added_at, sqlite3_column_text(st, 5));
+    copy_text(o->expires_at, sizeof o->expires_at, sqlite3_column_text(st, 6));
+    copy_text(o->removed_at, sizeof o->removed_at, sqlite3_column_text(st, 7));
+    copy_text(o->removed_by, sizeof o->removed_by, sqlite3_column_text(st, 8));
+    o->expired = sqlite3_column_int(st, 9);
+    o->n_images = sqlite3_column_int64(st, 10);
+    return LFR_OK;
+}
+
+static int sq_subject_get(void *db, int64_t id, const char *now, lfr_subject *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, SUBJECT_COLUMNS " WHERE s.id = ?2;", &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        rc = read_subject(st, out);
+    else if (step == SQLITE_DONE)
+        rc = lfr__err(LFR_ERR_NOT_FOUND, "no subject %lld", (long long)id);
+    else
+        rc = db_err(db, "read subject");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_subject_each(void *db, int include_removed, const char *now,
+                           int (*fn)(const lfr_subject *s, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, SUBJECT_COLUMNS " WHERE ?2 OR s.removed_at IS NULL ORDER BY s.id;", &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, include_removed ? 1 : 0);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_subject sub;
+        rc = read_subject(st, &sub);
+        if (!rc) rc = fn(&sub, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read subjects");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_image_each(void *db, int64_t subject_id, int live_only,
+                         int (*fn)(const lfr_subject_image *im, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "SELECT id, subject_id, provenance, capture_date, sha256, model_sha256, score,"
+                     " box_x, box_y, box_w, box_h, media_file, added_by, added_at, deleted_at"
+                     " FROM images WHERE subject_id = ?1 AND (NOT ?2 OR deleted_at IS NULL)"
+                     " ORDER BY id;",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, subject_id);
+    sqlite3_bind_int(st, 2, live_only ? 1 : 0);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_subject_image im;
+        memset(&im, 0, sizeof im);
+        im.id = sqlite3_column_int64(st, 0);
+        im.subject_id = sqlite3_column_int64(st, 1);
+        if (lfr_provenance_parse(col_text(st, 2), &im.provenance)) {
+            rc = lfr__err(LFR_ERR_FORMAT, "database: image %lld has an unknown provenance",
+                          (long long)im.id);
+            break;
+        }
+        copy_text(im.capture_date, sizeof im.capture_date, sqlite3_column_text(st, 3));
+        copy_text(im.sha256, sizeof im.sha256, sqlite3_column_text(st, 4));
+        copy_text(im.model_sha256, sizeof im.model_sha256, sqlite3_column_text(st, 5));
+        im.score = (float)sqlite3_column_double(st, 6);
+        im.box_x = (float)sqlite3_column_double(st, 7);
+        im.box_y = (float)sqlite3_column_double(st, 8);
+        im.box_w = (float)sqlite3_column_double(st, 9);
+        im.box_h = (float)sqlite3_column_double(st, 10);
+        copy_text(im.media_file, sizeof im.media_file, sqlite3_column_text(st, 11));
+        copy_text(im.added_by, sizeof im.added_by, sqlite3_column_text(st, 12));
+        copy_text(im.added_at, sizeof im.added_at, sqlite3_column_text(st, 13));
+        copy_text(im.deleted_at, sizeof im.deleted_at, sqlite3_column_text(st, 14));
+        rc = fn(&im, ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read images");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int run_bound(sqlite3 *db, const char *sql, int64_t id, const char *a, const char *b,
+                     const char *what)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, sql, &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if (a) sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
+    if (b) sqlite3_bind_text(st, 3, b, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(db, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_subject_remove(void *db, int64_t id, const char *when, const char *by)
+{
+    int rc = run_bound(db,
+                       "UPDATE subjects SET removed_at = ?2, removed_by = ?3"
+                       " WHERE id = ?1 AND removed_at IS NULL;",
+                       id, when, by, "remove subject");
+    if (!rc && sqlite3_changes(db) != 1)
+        return lfr__err(LFR_ERR_CONFLICT, "subject %lld is already removed", (long long)id);
+    if (!rc)
+        rc = run_bound(db,
+                       "UPDATE images SET deleted_at = ?2 WHERE subject_id = ?1"
+                       " AND deleted_at IS NULL;",
+                       id, when, NULL, "delete images");
+    return rc;
+}
+
+static int sq_watchlist_stats(void *db, const char *now, lfr_watchlist_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    int rc =
+        prepare(db,
+                "SELECT s.category, s.removed_at IS NOT NULL, s.expires_at <= ?1, i.provenance,"
+                " count(DISTINCT s.id), count(i.id) FROM subjects s"
+                " LEFT JOIN images i ON i.subject_id = s.id AND i.deleted_at IS NULL"
+                " GROUP BY 1, 2, 3, 4;",
+                &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    int step;
+    /* A subject with images of several provenances appears in several
+     * groups: count subjects apart, per category and state. */
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_category c;
+        lfr_provenance p = 0;
+        if (lfr_category_parse(col_text(st, 0), &c) ||
+            (sqlite3_column_type(st, 3) != SQLITE_NULL &&
+             lfr_provenance_parse(col_text(st, 3), &p))) {
+            rc = lfr__err(LFR_ERR_FORMAT, "database: unknown category or provenance");
+            break;
+        }
+        int removed = sqlite3_column_int(st, 1), expired = sqlite3_column_int(st, 2);
+        int64_t n_img = sqlite3_column_int64(st, 5);
+        if (removed) continue;
+        if (expired) {
+            out->expired_images += n_img;
+        } else {
+            out->active_images[c] += n_img;
+            if (p) out->images_by_provenance[p] += n_img;
+        }
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "watchlist stats");
+    sqlite3_finalize(st);
+    if (rc) return rc;
+    rc = prepare(db,
+                 "SELECT category, removed_at IS NOT NULL, expires_at <= ?1, count(*)"
+                 " FROM subjects GROUP BY 1, 2, 3;",
+                 &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        lfr_category c;
+        if (lfr_category_parse(col_text(st, 0), &c)) {
+            rc = lfr__err(LFR_ERR_FORMAT, "database: unknown category");
+            break;
+        }
+        int64_t n = sqlite3_column_int64(st, 3);
+        if (sqlite3_column_int(st, 1))
+            out->removed += n;
+        else if (sqlite3_column_int(st, 2))
+            out->expired[c] += n;
+        else
+            out->active[c] += n;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "watchlist stats");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_media_used(void *db, const char *name, int *used_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(
+        db, "SELECT count(*) FROM images WHERE media_file = ?1 AND deleted_at IS NULL;", &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *used_out = sqlite3_column_int(st, 0) > 0;
+    else
+        rc = db_err(db, "read images");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 const lfr__backend lfr__sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -564,6 +843,14 @@ const lfr__backend lfr__sqlite_backend = {
     .evaluation_insert = sq_evaluation_insert,
     .evaluation_each = sq_evaluation_each,
     .evaluation_metrics_each = sq_evaluation_metrics_each,
+    .subject_insert = sq_subject_insert,
+    .image_insert = sq_image_insert,
+    .subject_get = sq_subject_get,
+    .subject_each = sq_subject_each,
+    .image_each = sq_image_each,
+    .subject_remove = sq_subject_remove,
+    .watchlist_stats = sq_watchlist_stats,
+    .media_used = sq_media_used,
     .audit_head = sq_audit_head,
     .audit_insert = sq_audit_insert,
     .audit_each = sq_audit_each,

@@ -296,6 +296,9 @@ int lfr_role_parse(const char *name, lfr_role *role_out)
 
 /* The permission table documented in lfr/store.h: a bit per role. */
 #define R(role) (1u << (role))
+#define ALL                                                                                        \
+    (R(LFR_ROLE_OPERATOR) | R(LFR_ROLE_AUTHORISING_OFFICER) | R(LFR_ROLE_AUDITOR) |                \
+     R(LFR_ROLE_ADMINISTRATOR))
 static const struct {
     lfr_action action;
     const char *name;
@@ -312,7 +315,15 @@ static const struct {
     {LFR_ACTION_EVALUATION_ADD, "evaluation.add", R(LFR_ROLE_AUDITOR) | R(LFR_ROLE_ADMINISTRATOR)},
     {LFR_ACTION_EVALUATION_LIST, "evaluation.list",
      R(LFR_ROLE_AUTHORISING_OFFICER) | R(LFR_ROLE_AUDITOR) | R(LFR_ROLE_ADMINISTRATOR)},
+    {LFR_ACTION_SUBJECT_ADD, "subject.add", R(LFR_ROLE_OPERATOR) | R(LFR_ROLE_ADMINISTRATOR)},
+    {LFR_ACTION_SUBJECT_LIST, "subject.list", ALL},
+    {LFR_ACTION_SUBJECT_SHOW, "subject.show", ALL},
+    {LFR_ACTION_SUBJECT_REMOVE, "subject.remove", R(LFR_ROLE_OPERATOR) | R(LFR_ROLE_ADMINISTRATOR)},
+    {LFR_ACTION_SUBJECT_TEMPLATES, "subject.templates",
+     R(LFR_ROLE_OPERATOR) | R(LFR_ROLE_ADMINISTRATOR)},
+    {LFR_ACTION_WATCHLIST_STATS, "watchlist.stats", ALL},
 };
+#undef ALL
 #undef R
 
 int lfr_role_allows(lfr_role role, lfr_action action)

@@ -76,6 +76,21 @@ typedef struct lfr__backend {
     int (*evaluation_metrics_each)(void *db, int64_t id,
                                    int (*fn)(const lfr_eval_metric *m, void *ctx), void *ctx);
 
+    /* Watchlist (times canonical; `now` decides "expired"). subject_remove
+     * marks the subject removed and its images deleted; LFR_ERR_CONFLICT
+     * when already removed. media_used: whether a live image names the
+     * media file. */
+    int (*subject_insert)(void *db, const lfr_subject *s, int64_t *id_out);
+    int (*image_insert)(void *db, const lfr_subject_image *im, int64_t *id_out);
+    int (*subject_get)(void *db, int64_t id, const char *now, lfr_subject *out);
+    int (*subject_each)(void *db, int include_removed, const char *now,
+                        int (*fn)(const lfr_subject *s, void *ctx), void *ctx);
+    int (*image_each)(void *db, int64_t subject_id, int live_only,
+                      int (*fn)(const lfr_subject_image *im, void *ctx), void *ctx);
+    int (*subject_remove)(void *db, int64_t id, const char *when, const char *by);
+    int (*watchlist_stats)(void *db, const char *now, lfr_watchlist_stats *out);
+    int (*media_used)(void *db, const char *name, int *used_out);
+
     /* Audit: the newest entry (seq 0 and zero hash when empty), append, and a
      * walk in seq order with optional exact-match filters and a time range
      * (ISO-8601 strings compared as text; NULL for none). */
