@@ -1,5 +1,6 @@
 /*
- * The record-keeping subcommands: init, user, audit, sharing, evaluation.
+ * The record-keeping subcommands: init, user, audit, sharing, evaluation,
+ * subject, watchlist.
  * Written on the public API (lfr/store.h) only. Every command that changes
  * anything, or reads records, runs as a user named with --user, whose
  * password comes from
@@ -44,6 +45,18 @@ const char lfr_cli_records_usage[] =
     "  evaluation list --user NAME [--from T] [--to T]\n"
     "                                 accuracy and bias test runs on record\n"
     "  evaluation show ID --user NAME the figures of one run (NaN: none / too small)\n"
+    "  subject add REF IMAGE... --user NAME --category C --reason R --expires T\n"
+    "              [--provenance P] [--captured T] [--models DIR]\n"
+    "                                 enrol a subject (REF pseudonymous, e.g. a custody\n"
+    "                                 number); each image must hold exactly one face.\n"
+    "                                 C: wanted_by_courts, suspect, bail_conditions,\n"
+    "                                 missing_at_risk, risk_of_harm, associate, witness,\n"
+    "                                 victim. P (all images): custody_imaging (default),\n"
+    "                                 other_police_source, public_appeal, other\n"
+    "  subject list --user NAME       subjects with status and image counts\n"
+    "  subject show ID --user NAME    one subject and its image hashes (audited)\n"
+    "  subject remove ID --user NAME  take off the watchlist and delete its images\n"
+    "  watchlist stats --user NAME    counts per category and provenance\n"
     "  --user NAME runs the command as NAME; the password comes from $LFR_PASSWORD,\n"
     "  else the terminal.\n";
 
@@ -84,7 +97,8 @@ typedef struct ropts {
     const char *role;
     const char *actor, *action, *object, *from, *to;
     const char *recipient, *purpose, *legal_basis, *dataset, *images, *security, *date;
-    const char *pos[2];
+    const char *category, *reason, *expires, *provenance, *captured, *models;
+    const char *pos[1 + LFR_SUBJECT_MAX_IMAGES];
     int n_pos;
 } ropts;
 
@@ -112,6 +126,12 @@ static int parse(int argc, char **argv, const char *allowed, int max_pos, ropts 
         {"--images", offsetof(ropts, images)},
         {"--security", offsetof(ropts, security)},
         {"--date", offsetof(ropts, date)},
+        {"--category", offsetof(ropts, category)},
+        {"--reason", offsetof(ropts, reason)},
+        {"--expires", offsetof(ropts, expires)},
+        {"--provenance", offsetof(ropts, provenance)},
+        {"--captured", offsetof(ropts, captured)},
+        {"--models", offsetof(ropts, models)},
     };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -433,6 +453,183 @@ static int cmd_evaluation(int argc, char **argv)
     return rc;
 }
 
+static int parse_id(const char *text, long long *id_out)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(text, &end, 10);
+    if (errno || end == text || *end || id < 1) return usage_error("'%s' is not an id", text);
+    *id_out = id;
+    return 0;
+}
+
+static const char *subject_status(const lfr_subject *s)
+{
+    return s->removed_at[0] ? "removed" : s->expired ? "expired" : "active";
+}
+
+static int print_subject(const lfr_subject *s, void *ctx)
+{
+    (void)ctx;
+    printf("%lld\t%s\t%s\t%s\t%lld images\texpires %s\t%s\n", (long long)s->id, s->reference,
+           lfr_category_name(s->category), subject_status(s), (long long)s->n_images, s->expires_at,
+           s->added_by);
+    return 0;
+}
+
+static void print_image(const lfr_subject_image *im)
+{
+    printf(
+        "image %lld\t%s\tcaptured %s\tsha256 %s\tmodel %.16s\tscore %.3f\tbox %.0f,%.0f,%.0fx%.0f"
+        "\tadded %s by %s\t%s%s\n",
+        (long long)im->id, lfr_provenance_name(im->provenance),
+        im->capture_date[0] ? im->capture_date : "unknown", im->sha256, im->model_sha256,
+        (double)im->score, (double)im->box_x, (double)im->box_y, (double)im->box_w,
+        (double)im->box_h, im->added_at, im->added_by, im->deleted_at[0] ? "deleted " : "held",
+        im->deleted_at);
+}
+
+typedef struct image_rows {
+    lfr_subject_image *v;
+    int n;
+} image_rows;
+
+static int keep_image(const lfr_subject_image *im, void *ctx)
+{
+    image_rows *r = ctx;
+    lfr_subject_image *v = realloc(r->v, (size_t)(r->n + 1) * sizeof *v);
+    if (!v) return fail("out of memory");
+    r->v = v;
+    r->v[r->n++] = *im;
+    return 0;
+}
+
+static int subject_add(ropts *o)
+{
+    if (o->n_pos < 2)
+        return usage_error("usage: lfr subject add REF IMAGE... --user NAME --category C"
+                           " --reason R --expires T");
+    if (!o->category) return usage_error("subject add needs --category C");
+    if (!o->reason) return usage_error("subject add needs --reason R");
+    if (!o->expires) return usage_error("subject add needs --expires T");
+    lfr_category cat;
+    if (lfr_category_parse(o->category, &cat)) return usage_error("%s", lfr_errmsg());
+    lfr_provenance prov = LFR_PROVENANCE_CUSTODY_IMAGING;
+    if (o->provenance && lfr_provenance_parse(o->provenance, &prov))
+        return usage_error("%s", lfr_errmsg());
+    lfr_image_source src[LFR_SUBJECT_MAX_IMAGES];
+    int n = o->n_pos - 1;
+    for (int i = 0; i < n; i++)
+        src[i] = (lfr_image_source){o->pos[1 + i], prov, o->captured};
+    lfr_store *st = NULL;
+    lfr_user me;
+    int rc = open_as(o, &st, &me);
+    if (rc) return rc;
+    lfr_engine_config cfg = lfr_engine_config_default();
+    cfg.model_dir = o->models;
+    lfr_engine *eng = NULL;
+    if (lfr_engine_open(&cfg, &eng)) {
+        rc = lib_fail();
+    } else {
+        lfr_subject_params p = {o->pos[0], cat, o->reason, o->expires};
+        int64_t id;
+        if (lfr_store_subject_add(st, &me, eng, &p, src, n, &id))
+            rc = lib_fail();
+        else
+            printf("added subject %lld (%s) with %d image%s\n", (long long)id, o->pos[0], n,
+                   n == 1 ? "" : "s");
+    }
+    lfr_engine_close(eng);
+    lfr_store_close(st);
+    return rc;
+}
+
+static int cmd_subject(int argc, char **argv)
+{
+    if (argc < 1) return usage_error("usage: lfr subject add|list|show|remove ...");
+    const char *sub = argv[0];
+    ropts o;
+    lfr_store *st = NULL;
+    lfr_user me;
+    int rc;
+    if (!strcmp(sub, "add")) {
+        rc = parse(argc - 1, argv + 1,
+                   "--user --category --reason --expires --provenance --captured --models",
+                   1 + LFR_SUBJECT_MAX_IMAGES, &o);
+        return rc ? rc : subject_add(&o);
+    }
+    if (!strcmp(sub, "list")) {
+        if ((rc = parse(argc - 1, argv + 1, "--user", 0, &o))) return rc;
+        if ((rc = open_as(&o, &st, &me))) return rc;
+        if (lfr_store_subject_list(st, &me, 1, print_subject, NULL)) rc = lib_fail();
+        lfr_store_close(st);
+        return rc;
+    }
+    if (strcmp(sub, "show") && strcmp(sub, "remove"))
+        return usage_error("unknown command 'subject %s'", sub);
+    if ((rc = parse(argc - 1, argv + 1, "--user", 1, &o))) return rc;
+    if (o.n_pos != 1) return usage_error("usage: lfr subject %s ID --user NAME", sub);
+    long long id = 0;
+    if ((rc = parse_id(o.pos[0], &id))) return rc;
+    if ((rc = open_as(&o, &st, &me))) return rc;
+    if (!strcmp(sub, "show")) {
+        lfr_subject s;
+        image_rows rows = {0};
+        if (lfr_store_subject_show(st, &me, id, &s, keep_image, &rows)) {
+            rc = lib_fail();
+        } else {
+            printf("subject %lld\nreference %s\ncategory %s\nreason %s\nstatus %s\n"
+                   "added %s by %s\nexpires %s\n",
+                   (long long)s.id, s.reference, lfr_category_name(s.category), s.reason,
+                   subject_status(&s), s.added_at, s.added_by, s.expires_at);
+            if (s.removed_at[0]) printf("removed %s by %s\n", s.removed_at, s.removed_by);
+            for (int i = 0; i < rows.n; i++)
+                print_image(&rows.v[i]);
+        }
+        free(rows.v);
+    } else if (lfr_store_subject_remove(st, &me, id)) {
+        rc = lib_fail();
+    } else {
+        printf("removed subject %lld; its images are deleted\n", id);
+    }
+    lfr_store_close(st);
+    return rc;
+}
+
+static int cmd_watchlist(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "stats")) return usage_error("usage: lfr watchlist stats ...");
+    ropts o;
+    lfr_store *st = NULL;
+    lfr_user me;
+    int rc = parse(argc - 1, argv + 1, "--user", 0, &o);
+    if (rc) return rc;
+    if ((rc = open_as(&o, &st, &me))) return rc;
+    lfr_watchlist_stats w;
+    if (lfr_store_watchlist_stats(st, &me, &w)) {
+        rc = lib_fail();
+    } else {
+        int64_t ta = 0, te = 0, ti = 0;
+        printf("category\tactive\texpired\tactive_images\n");
+        for (int c = 1; c <= LFR_N_CATEGORIES; c++) {
+            printf("%s\t%lld\t%lld\t%lld\n", lfr_category_name((lfr_category)c),
+                   (long long)w.active[c], (long long)w.expired[c], (long long)w.active_images[c]);
+            ta += w.active[c];
+            te += w.expired[c];
+            ti += w.active_images[c];
+        }
+        printf("total\t%lld\t%lld\t%lld\n", (long long)ta, (long long)te, (long long)ti);
+        printf("provenance\tactive_images\n");
+        for (int p = 1; p <= LFR_N_PROVENANCES; p++)
+            printf("%s\t%lld\n", lfr_provenance_name((lfr_provenance)p),
+                   (long long)w.images_by_provenance[p]);
+        printf("expired_images\t%lld\nremoved_subjects\t%lld\n", (long long)w.expired_images,
+               (long long)w.removed);
+    }
+    lfr_store_close(st);
+    return rc;
+}
+
 int lfr_cli_records(const char *cmd, int argc, char **argv)
 {
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
@@ -440,5 +637,7 @@ int lfr_cli_records(const char *cmd, int argc, char **argv)
     if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
     if (!strcmp(cmd, "sharing")) return cmd_sharing(argc, argv);
     if (!strcmp(cmd, "evaluation")) return cmd_evaluation(argc, argv);
+    if (!strcmp(cmd, "subject")) return cmd_subject(argc, argv);
+    if (!strcmp(cmd, "watchlist")) return cmd_watchlist(argc, argv);
     return -1;
 }
