@@ -472,11 +472,12 @@ typedef struct lfr_audit_verdict {
  * each hash must match the entry's contents. Then the anchor in audit.head
  * must name an entry that exists with the same hash. Last, the records must
  * match the entries that created them: each user (id, name, role) its
- * user.add entry, each sharing register row its sharing.add entry, as many
- * entries as rows (first_bad names the entry, or is 0 for a row with no
- * entry or a missing row). Returns LFR_OK, or
- * LFR_ERR_TAMPERED with verdict_out->first_bad and reason set (also in
- * lfr_errmsg()); other codes for a database that cannot be read. */
+ * user.add entry, each sharing register row its sharing.add entry, each
+ * evaluation its evaluation.add entry, each subject (with its images' ids,
+ * provenance and hashes) its subject.add entry and, when removed, exactly
+ * one subject.remove entry; as many entries as rows (first_bad names the entry, or is 0 for a row
+ * with no entry or a missing row). Returns LFR_OK, or LFR_ERR_TAMPERED with verdict_out->first_bad
+ * and reason set (also in lfr_errmsg()); other codes for a database that cannot be read. */
 int lfr_audit_verify(lfr_store *store, lfr_audit_verdict *verdict_out);
 
 #ifdef __cplusplus

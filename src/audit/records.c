@@ -4,7 +4,9 @@
  * Every user row must match the one user.add entry that created it (id,
  * name, role), every row of the sharing register its sharing.add entry
  * (every field), every evaluation its evaluation.add entry (every field,
- * and the hash of its figures), with as many entries as rows: so a role raised, a
+ * and the hash of its figures), every subject its subject.add entry (its
+ * fields and each image's id, provenance and hashes) and, once removed, one
+ * subject.remove entry, with as many entries as rows: so a role raised, a
  * disclosure edited, or a row inserted or deleted with plain SQL is found
  * and named. The entries' details are rebuilt from the rows by the same
  * functions that wrote them, and compared as text.
@@ -123,6 +125,38 @@ static int check_evaluation(const lfr_evaluation *e, void *ctx)
     return rc;
 }
 
+static int check_subject(const lfr_subject *sub, void *ctx)
+{
+    check *c = ctx;
+    char what[96], object[96];
+    snprintf(what, sizeof what, "subject %lld", (long long)sub->id);
+    snprintf(object, sizeof object, "subject:%s", sub->reference);
+    lfr_subject_image *im = NULL;
+    int n = 0;
+    int rc = lfr__subject_images(c->s, sub->id, &im, &n);
+    if (rc) return rc;
+    char *d = lfr__subject_detail(sub, im, n);
+    free(im);
+    if (!d) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    rc = compare(c, what, "subject.add", object, d, NULL);
+    free(d);
+    if (rc) return rc;
+    /* A removal is recorded once, and only for a subject marked removed. */
+    found f;
+    snprintf(object, sizeof object, "subject:%lld", (long long)sub->id);
+    rc = lookup(c->s, "subject.remove", object, &f);
+    free(f.detail);
+    if (rc) return rc;
+    if (f.n > 1) return mismatch(c, f.seq, "%s has more than one removal entry", what);
+    if (f.n == 1 && !sub->removed_at[0])
+        return mismatch(c, f.seq, "%s was removed by this entry but is back: changed outside lfr",
+                        what);
+    if (f.n == 0 && sub->removed_at[0])
+        return mismatch(c, 0, "%s is marked removed without an audit entry: changed outside lfr",
+                        what);
+    return 0;
+}
+
 static int count_entry(const lfr_audit_entry *e, void *ctx)
 {
     (void)e;
@@ -159,6 +193,11 @@ int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v)
         c.n_rows = 0;
         rc = s->be->evaluation_each(s->db, NULL, NULL, check_evaluation, &c);
         if (!rc) rc = same_count(&c, "evaluation.add", "evaluations");
+    }
+    if (!rc && s->version >= 4) {
+        c.n_rows = 0;
+        rc = s->be->subject_each(s->db, 1, "", check_subject, &c);
+        if (!rc) rc = same_count(&c, "subject.add", "subjects");
     }
     if (rc == STOP) {
         if (v->first_bad)

@@ -155,6 +155,13 @@ char *lfr__sharing_detail(const lfr_sharing *e);
 char *lfr__evaluation_detail(const lfr_evaluation *e, int64_t n_metrics, const char *metrics_hex);
 int lfr__evaluation_metrics_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_HASH_BYTES + 1]);
 
+/* subjects.c: the audit detail of a subject.add entry (malloc'd; NULL when
+ * out of memory), rebuilt from the rows by verification; and all of a
+ * subject's image rows, deleted ones included (*out malloc'd, the caller
+ * frees). */
+char *lfr__subject_detail(const lfr_subject *sub, const lfr_subject_image *im, int n);
+int lfr__subject_images(lfr_store *s, int64_t id, lfr_subject_image **out, int *n_out);
+
 /* ---- crypt.c: encryption at rest --------------------------------------------- */
 
 #define LFR__KEY_BYTES 32

@@ -307,9 +307,7 @@ static void json_raw(char *buf, size_t cap, const char *text)
     snprintf(buf + n, cap - n, "%s", text);
 }
 
-/* The subject.add detail: the subject's fields and each image's id,
- * provenance and hashes. */
-static char *subject_detail(const lfr_subject *sub, const enrol *e, int n)
+char *lfr__subject_detail(const lfr_subject *sub, const lfr_subject_image *im, int n)
 {
     size_t cap = 1024 + 6 * strlen(sub->reason) + (size_t)n * 320;
     char *d = malloc(cap);
@@ -322,12 +320,12 @@ static char *subject_detail(const lfr_subject *sub, const enrol *e, int n)
     json_field(d, cap, "expires_at", sub->expires_at);
     json_raw(d, cap, ",\"images\":[");
     for (int i = 0; i < n; i++) {
-        snprintf(num, sizeof num, "%s{\"id\":%lld", i ? "," : "", (long long)e[i].rec.id);
+        snprintf(num, sizeof num, "%s{\"id\":%lld", i ? "," : "", (long long)im[i].id);
         json_raw(d, cap, num);
-        json_field(d, cap, "provenance", lfr_provenance_name(e[i].rec.provenance));
-        json_field(d, cap, "capture_date", e[i].rec.capture_date);
-        json_field(d, cap, "sha256", e[i].rec.sha256);
-        json_field(d, cap, "model_sha256", e[i].rec.model_sha256);
+        json_field(d, cap, "provenance", lfr_provenance_name(im[i].provenance));
+        json_field(d, cap, "capture_date", im[i].capture_date);
+        json_field(d, cap, "sha256", im[i].sha256);
+        json_field(d, cap, "model_sha256", im[i].model_sha256);
         json_raw(d, cap, "}");
     }
     json_raw(d, cap, "]}");
@@ -432,7 +430,11 @@ int lfr_store_subject_add(lfr_store *s, const lfr_user *actor, lfr_engine *engin
         rc = s->be->image_insert(s->db, &e[i].rec, &e[i].rec.id);
     }
     if (!rc) {
-        char *detail = subject_detail(&sub, e, n_images);
+        lfr_subject_image *ims = malloc((size_t)n_images * sizeof *ims);
+        for (int i = 0; ims && i < n_images; i++)
+            ims[i] = e[i].rec;
+        char *detail = ims ? lfr__subject_detail(&sub, ims, n_images) : NULL;
+        free(ims);
         rc = detail ? lfr__audit_append(s, row.user.name, "subject.add", object, detail)
                     : lfr__err(LFR_ERR_NOMEM, "out of memory");
         free(detail);
@@ -524,6 +526,20 @@ static int collect_image(const lfr_subject_image *im, void *ctx)
     }
     l->v[l->n++] = *im;
     return 0;
+}
+
+int lfr__subject_images(lfr_store *s, int64_t id, lfr_subject_image **out, int *n_out)
+{
+    image_list l = {0};
+    int rc = s->be->image_each(s->db, id, 0, collect_image, &l);
+    if (rc) {
+        free(l.v);
+        l.v = NULL;
+        l.n = 0;
+    }
+    *out = l.v;
+    *n_out = l.n;
+    return rc;
 }
 
 int lfr_store_subject_remove(lfr_store *s, const lfr_user *actor, int64_t id)

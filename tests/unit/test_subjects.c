@@ -462,6 +462,75 @@ static void test_expiry_and_stats(void **state)
     home_remove(&h);
 }
 
+/* ---- Records against the chain ----------------------------------------------------- */
+
+static void raw_sql(const home *h, const char *sql)
+{
+    char db[700];
+    snprintf(db, sizeof db, "%s/lfr.db", h->path);
+    sqlite3 *d;
+    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+}
+
+static void expect_tampered(const home *h, const char *sql, const char *why)
+{
+    raw_sql(h, sql);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_OK);
+    lfr_audit_verdict v;
+    int rc = lfr_audit_verify(s, &v);
+    if (rc != LFR_ERR_TAMPERED || !strstr(v.reason, why))
+        print_error("after %s: %s (%s)\n", sql, lfr_strerror(rc), v.reason);
+    assert_int_equal(rc, LFR_ERR_TAMPERED);
+    assert_non_null(strstr(v.reason, why));
+    lfr_store_close(s);
+}
+
+static void test_records_match_chain(void **state)
+{
+    (void)state;
+    NEED_ENGINE();
+    home h;
+    users u;
+    lfr_store *s = populated(&h, &u);
+    add_one(s, &u.op, "T1", LFR_CATEGORY_SUSPECT, g_obama, "2099-01-01");
+    int64_t b = add_one(s, &u.op, "T2", LFR_CATEGORY_WITNESS, g_biden, "2099-01-01");
+    assert_int_equal(lfr_store_subject_remove(s, &u.op, b), LFR_OK);
+    verify_ok(s);
+    lfr_store_close(s);
+    expect_tampered(&h, "UPDATE subjects SET category = 'victim' WHERE reference = 'T1'",
+                    "subject 1 no longer matches");
+    raw_sql(&h, "UPDATE subjects SET category = 'suspect' WHERE reference = 'T1'");
+    expect_tampered(&h, "UPDATE images SET sha256 = upper(sha256) WHERE id = 1",
+                    "subject 1 no longer matches");
+    raw_sql(&h, "UPDATE images SET sha256 = lower(sha256) WHERE id = 1");
+    expect_tampered(&h,
+                    "UPDATE subjects SET expires_at = '2199-01-01T00:00:00.000Z'"
+                    " WHERE id = 1",
+                    "subject 1 no longer matches");
+    raw_sql(&h, "UPDATE subjects SET expires_at = '2099-01-01T23:59:59.999Z' WHERE id = 1");
+    expect_tampered(&h, "UPDATE subjects SET removed_at = NULL, removed_by = NULL WHERE id = 2",
+                    "subject 2 was removed by this entry but is back");
+    raw_sql(&h, "UPDATE subjects SET removed_at = '2026-01-01T00:00:00.000Z', removed_by = 'x'"
+                " WHERE id = 2");
+    expect_tampered(&h,
+                    "UPDATE subjects SET removed_at = '2026-01-01T00:00:00.000Z',"
+                    " removed_by = 'x' WHERE id = 1",
+                    "subject 1 is marked removed without an audit entry");
+    raw_sql(&h, "UPDATE subjects SET removed_at = NULL, removed_by = NULL WHERE id = 1");
+    expect_tampered(&h,
+                    "INSERT INTO subjects (reference, category, reason, added_by, added_at,"
+                    " expires_at) VALUES ('T3', 'victim', 'r', 'op', 'x', 'y')",
+                    "subject 3 has no audit entry");
+    raw_sql(&h, "DELETE FROM subjects WHERE id = 3");
+    expect_tampered(&h,
+                    "DELETE FROM images WHERE subject_id = 2; DELETE FROM subjects WHERE id = 2",
+                    "2 subject.add entries but 1 subjects");
+    home_remove(&h);
+}
+
 /* ---- No plaintext ------------------------------------------------------------------ */
 
 typedef struct needle {
@@ -563,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_add_list_show_remove),
         cmocka_unit_test(test_refusals_write_nothing),
         cmocka_unit_test(test_expiry_and_stats),
+        cmocka_unit_test(test_records_match_chain),
         cmocka_unit_test(test_no_plaintext_on_disk),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
