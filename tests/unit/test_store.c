@@ -250,6 +250,9 @@ static void test_migrations_from_every_version(void **state)
         assert_int_equal(raw_count(&h, "PRAGMA user_version"), latest);
         assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'store.migrate'"),
                          latest);
+        /* The newest tables exist and are empty after migrating. */
+        assert_int_equal(raw_count(&h, "SELECT count(*) FROM subjects"), 0);
+        assert_int_equal(raw_count(&h, "SELECT count(*) FROM images"), 0);
         home_remove(&h);
     }
 }
