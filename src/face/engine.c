@@ -338,6 +338,11 @@ static int detect_tile(lfr_session *s, const lfr_image *img, const lfr__tile *t,
     float thr = e->cfg.min_score;
     float logit = logf(thr / (1 - thr));
     float margin = 0.02f * (t->x1 - t->x0);
+    /* Input units (0..1) to continuous image coordinates (pixel i covers
+     * [i, i+1), as MediaPipe's normalised x times the width): m maps
+     * pixel-centre indices, so continuous c maps to m0 (c - 0.5) + m2 + 0.5. */
+    const float sc = t->m[0] * (float)S;
+    const float ox = t->m[2] + 0.5f - 0.5f * t->m[0], oy = t->m[5] + 0.5f - 0.5f * t->m[4];
     for (int a = 0; a < bp->n_anchors; a++) {
         float raw = scores[a];
         if (raw < logit) continue;
@@ -346,11 +351,6 @@ static int detect_tile(lfr_session *s, const lfr_image *img, const lfr__tile *t,
         lfr_face f;
         lfr__blaze_decode(bp, e->anchors + 2 * a, boxes + (size_t)a * 16, &f);
         f.score = 1.0f / (1.0f + expf(-raw));
-        /* Input units (0..1) to continuous image coordinates (pixel i covers
-         * [i, i+1), as MediaPipe's normalised x times the width): m maps
-         * pixel-centre indices, so continuous c maps to m0 (c - 0.5) + m2 + 0.5. */
-        float sc = t->m[0] * (float)S;
-        float ox = t->m[2] + 0.5f - 0.5f * t->m[0], oy = t->m[5] + 0.5f - 0.5f * t->m[4];
         f.box.x = f.box.x * sc + ox;
         f.box.y = f.box.y * sc + oy;
         f.box.w *= sc;
