@@ -16,8 +16,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "eval/cache.h"
 #include "eval/eval.h"
+#include "evalcli.h"
 #include "lfr/lfr.h"
+#include "util/util.h"
+
+#include <sodium.h>
 
 #define MAX_FACES 256
 
@@ -52,7 +57,7 @@ static void usage(FILE *f)
     fputs(lfr_cli_records_usage, f);
 }
 
-static int fail(const char *fmt, ...)
+int lfr_cli_fail(const char *fmt, ...)
 {
     va_list ap;
     fputs("lfr: ", stderr);
@@ -63,17 +68,9 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
-/* ---- Options ------------------------------------------------------------------ */
+#define fail lfr_cli_fail
 
-typedef struct opts {
-    lfr_engine_config cfg;
-    int threads;
-    long people; /* eval identify lfw: only the first N people of lfw-names.txt */
-    int json;
-    const char *data, *pairs, *json_file, *scores_file;
-    const char *pos[4];
-    int n_pos;
-} opts;
+/* ---- Options ------------------------------------------------------------------ */
 
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -91,6 +88,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
     memset(o, 0, sizeof *o);
     o->cfg = lfr_engine_config_default();
     o->threads = 0;
+    o->seed = 1;
+    o->bootstrap = 1000;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -145,6 +144,64 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             NEED_VALUE;
             if (!parse_long(v, 1, 1000000, &n)) return fail("--people must be a positive count"), 0;
             o->people = n;
+        } else if (!strcmp(a, "--labels")) {
+            NEED_VALUE;
+            o->labels = v;
+        } else if (!strcmp(a, "--impostors")) {
+            NEED_VALUE;
+            if (!parse_long(v, 0, 1000000000L, &n)) return fail("--impostors must be a count"), 0;
+            o->impostors = n;
+            o->impostors_set = 1;
+        } else if (!strcmp(a, "--genuine-per-id")) {
+            NEED_VALUE;
+            if (!parse_long(v, 0, 1000000000L, &n))
+                return fail("--genuine-per-id must be a count (0: all)"), 0;
+            o->genuine_per_id = n;
+        } else if (!strcmp(a, "--seed")) {
+            NEED_VALUE;
+            if (!parse_long(v, 0, 2147483647L, &n)) return fail("--seed must be 0..2^31-1"), 0;
+            o->seed = (uint64_t)n;
+        } else if (!strcmp(a, "--bootstrap")) {
+            NEED_VALUE;
+            if (!parse_long(v, 0, 100000, &n)) return fail("--bootstrap must be 0..100000"), 0;
+            o->bootstrap = (int)n;
+        } else if (!strcmp(a, "--threshold") || !strcmp(a, "--diff-threshold")) {
+            NEED_VALUE;
+            char *end;
+            double t = strtod(v, &end);
+            if (*end || end == v || !isfinite(t)) return fail("%s needs a number", a), 0;
+            if (!strcmp(a, "--diff-threshold")) {
+                o->diff_threshold = t;
+                o->diff_threshold_set = 1;
+            } else if (o->n_thresholds < EVAL_MAX_THRESHOLDS) {
+                o->thresholds[o->n_thresholds++] = t;
+            } else {
+                return fail("at most %d --threshold values", EVAL_MAX_THRESHOLDS), 0;
+            }
+        } else if (!strcmp(a, "--group")) {
+            NEED_VALUE;
+            if (o->n_groups >= EVAL_MAX_GROUP_COLUMNS) return fail("too many --group columns"), 0;
+            o->groups[o->n_groups++] = v;
+        } else if (!strcmp(a, "--reference")) {
+            NEED_VALUE;
+            if (o->n_references >= EVAL_MAX_GROUP_COLUMNS) return fail("too many --reference"), 0;
+            if (!strchr(v, '=')) return fail("--reference takes COLUMN=VALUE, e.g. sex=male"), 0;
+            o->references[o->n_references++] = v;
+        } else if (!strcmp(a, "--html")) {
+            NEED_VALUE;
+            o->html_file = v;
+        } else if (!strcmp(a, "--home")) {
+            NEED_VALUE;
+            o->home = v;
+        } else if (!strcmp(a, "--user")) {
+            NEED_VALUE;
+            o->user = v;
+        } else if (!strcmp(a, "--cache")) {
+            NEED_VALUE;
+            o->cache_file = v;
+        } else if (!strcmp(a, "--dataset")) {
+            NEED_VALUE;
+            o->dataset = v;
         } else if (a[0] == '-' && a[1] == '-') {
             return fail("unknown option '%s' (see lfr help)", a), 0;
         } else if (o->n_pos < 4) {
@@ -173,7 +230,7 @@ static int open_engine(opts *o, lfr_engine **e, lfr_session **s)
 
 /* ---- JSON output ---------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
+void lfr_cli_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -188,13 +245,16 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void json_num(FILE *f, double v)
+void lfr_cli_json_num(FILE *f, double v)
 {
     if (isfinite(v))
         fprintf(f, "%.6g", v);
     else
         fputs("null", f);
 }
+
+#define json_str lfr_cli_json_str
+#define json_num lfr_cli_json_num
 
 /* ---- detect / embed / compare ------------------------------------------------------ */
 
@@ -344,23 +404,72 @@ static int central_face(const lfr_face *f, int n, const lfr_image *img)
     return best;
 }
 
-typedef struct eval_job {
-    opts *o;
-    lfr_engine *eng;
-    lfr_engine *eng_low;      /* same models, low detection threshold: the fallback */
-    const char *const *paths; /* n_paths image paths relative to root */
-    size_t n_paths;
-    const char *root;
-    float *tpl;           /* n_images x LFR_TEMPLATE_DIM */
-    unsigned char *found; /* 1 face embedded, 0 no face, 2 unreadable */
-    atomic_size_t next;
-    atomic_size_t done;
-    atomic_int error;
-    atomic_size_t low; /* images whose face was found only by the fallback */
-    char errmsg[512];
-    char det_sha[65], emb_sha[65];
-    pthread_mutex_t lock;
-} eval_job;
+/* The outcome of one image: found 1 (template written), 0 (no face) or 2
+ * (unreadable), from the cache when it has the image, else computed (and
+ * added to the cache). */
+static void embed_one(eval_job *j, size_t i, lfr_session *s, lfr_session *s_low, lfr_face *faces,
+                      char *path, size_t path_cap)
+{
+    float *tpl = j->tpl + i * LFR_TEMPLATE_DIM;
+    snprintf(path, path_cap, "%s/%s", j->root, j->paths[i]);
+    j->found[i] = 2;
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (lfr__read_file(path, 256u << 20, &bytes, &size) != LFR_OK) {
+        pthread_mutex_lock(&j->lock);
+        fprintf(stderr, "\nlfr: %s\n", lfr_errmsg());
+        pthread_mutex_unlock(&j->lock);
+        return;
+    }
+    uint8_t sha[32];
+    crypto_hash_sha256(sha, bytes, size);
+    if (j->expect_sha && j->expect_sha[i]) {
+        char hex[65];
+        sodium_bin2hex(hex, sizeof hex, sha, sizeof sha);
+        if (strcmp(hex, j->expect_sha[i])) {
+            pthread_mutex_lock(&j->lock);
+            snprintf(j->errmsg, sizeof j->errmsg,
+                     "%.300s: the file's sha256 is not the manifest's: the data set has changed",
+                     path);
+            pthread_mutex_unlock(&j->lock);
+            atomic_store(&j->error, 1);
+            free(bytes);
+            return;
+        }
+    }
+    int status;
+    if (j->cache && lfr__tplcache_get(j->cache, sha, &status, tpl)) {
+        j->found[i] = (unsigned char)status;
+        atomic_fetch_add(&j->cached, 1);
+        free(bytes);
+        return;
+    }
+    lfr_image img;
+    if (lfr_image_decode(bytes, size, path, j->o->cfg.max_pixels, &img) == LFR_OK) {
+        j->found[i] = 0;
+        int n, rc = lfr_session_detect(s, &img, faces, 64, &n);
+        if (rc == LFR_OK && n == 0) {
+            rc = lfr_session_detect(s_low, &img, faces, 64, &n);
+            if (rc == LFR_OK && n > 0) atomic_fetch_add(&j->low, 1);
+        }
+        if (rc == LFR_OK && n > 0) {
+            int b = central_face(faces, n < 64 ? n : 64, &img);
+            if (lfr_session_embed(s, &img, &faces[b], 1, tpl) == LFR_OK) j->found[i] = 1;
+        }
+        lfr_image_free(&img);
+    } else {
+        pthread_mutex_lock(&j->lock);
+        fprintf(stderr, "\nlfr: %s\n", lfr_errmsg());
+        pthread_mutex_unlock(&j->lock);
+    }
+    free(bytes);
+    if (j->cache && lfr__tplcache_add(j->cache, sha, j->found[i], tpl) != LFR_OK) {
+        pthread_mutex_lock(&j->lock);
+        snprintf(j->errmsg, sizeof j->errmsg, "%s", lfr_errmsg());
+        pthread_mutex_unlock(&j->lock);
+        atomic_store(&j->error, 1);
+    }
+}
 
 static void *eval_worker(void *arg)
 {
@@ -379,29 +488,7 @@ static void *eval_worker(void *arg)
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n_paths || atomic_load(&j->error)) break;
-        snprintf(path, sizeof path, "%s/%s", j->root, j->paths[i]);
-        lfr_image img;
-        int n;
-        j->found[i] = 2;
-        if (lfr_image_load(path, j->o->cfg.max_pixels, &img) == LFR_OK) {
-            j->found[i] = 0;
-            int rc = lfr_session_detect(s, &img, faces, 64, &n);
-            if (rc == LFR_OK && n == 0) {
-                rc = lfr_session_detect(s_low, &img, faces, 64, &n);
-                if (rc == LFR_OK && n > 0) atomic_fetch_add(&j->low, 1);
-            }
-            if (rc == LFR_OK && n > 0) {
-                int b = central_face(faces, n < 64 ? n : 64, &img);
-                if (lfr_session_embed(s, &img, &faces[b], 1, j->tpl + i * LFR_TEMPLATE_DIM) ==
-                    LFR_OK)
-                    j->found[i] = 1;
-            }
-            lfr_image_free(&img);
-        } else {
-            pthread_mutex_lock(&j->lock);
-            fprintf(stderr, "\nlfr: %s\n", lfr_errmsg());
-            pthread_mutex_unlock(&j->lock);
-        }
+        embed_one(j, i, s, s_low, faces, path, sizeof path);
         atomic_fetch_add(&j->done, 1);
     }
     lfr_session_close(s);
@@ -428,8 +515,23 @@ static void progress(size_t done, size_t total, double t0)
  * worker threads sharing one engine, filling j->tpl and j->found; a
  * progress bar goes to stderr. The caller allocated j->tpl (n x dim) and
  * j->found (n) and zeroed the rest of *j. */
-static int embed_paths(opts *o, const char *root, const char *const *paths, size_t n, eval_job *j,
-                       double *secs)
+/* The cache key of a model configuration: everything that changes a
+ * template (the model files, the detection settings, the program version). */
+static void cache_key(const opts *o, lfr_engine *e, uint8_t key[32])
+{
+    char desc[512];
+    snprintf(desc, sizeof desc,
+             "openlfr %s|detector %s|embedder %s|kind %d|min_score %.6g|fallback %.6g|nms %.6g|"
+             "tile %d|max_tiles %d|zoom_out %d|face central",
+             LFR_VERSION, lfr_engine_model_sha256(e, "detector"),
+             lfr_engine_model_sha256(e, "embedder"), (int)o->cfg.detector, (double)o->cfg.min_score,
+             EVAL_FALLBACK_SCORE, (double)o->cfg.nms_iou, o->cfg.tile, o->cfg.max_tiles,
+             o->cfg.zoom_out);
+    crypto_hash_sha256(key, (const unsigned char *)desc, strlen(desc));
+}
+
+int lfr_cli_embed_paths(opts *o, const char *root, const char *const *paths, size_t n, eval_job *j,
+                        double *secs)
 {
     lfr_engine_config low = o->cfg;
     low.min_score = EVAL_FALLBACK_SCORE;
@@ -438,6 +540,17 @@ static int embed_paths(opts *o, const char *root, const char *const *paths, size
     if (lfr_engine_open(&o->cfg, &e) != LFR_OK || lfr_engine_open(&low, &e_low) != LFR_OK) {
         rc = fail("%s", lfr_errmsg());
         goto out;
+    }
+    if (o->cache_file) {
+        uint8_t key[32];
+        size_t loaded, bad;
+        cache_key(o, e, key);
+        if (lfr__tplcache_open(o->cache_file, key, &j->cache, &loaded, &bad) != LFR_OK) {
+            rc = fail("%s", lfr_errmsg());
+            goto out;
+        }
+        fprintf(stderr, "template cache %s: %zu records for these models%s\n", o->cache_file,
+                loaded, bad ? " (records cut short or corrupt were skipped)" : "");
     }
     j->eng_low = e_low;
     j->o = o;
@@ -448,6 +561,7 @@ static int embed_paths(opts *o, const char *root, const char *const *paths, size
     pthread_mutex_init(&j->lock, NULL);
     int nt = o->threads > 0 ? o->threads : 2;
     pthread_t th[64];
+    int joined[64] = {0};
     double t0 = now_s();
     int started = 0;
     for (int i = 0; i < nt; i++)
@@ -457,17 +571,28 @@ static int embed_paths(opts *o, const char *root, const char *const *paths, size
         goto out;
     }
     int tty = isatty(2);
+    double last = t0;
     while (atomic_load(&j->done) < n && !atomic_load(&j->error)) {
-        if (tty) progress(atomic_load(&j->done), n, t0);
+        if (tty) {
+            progress(atomic_load(&j->done), n, t0);
+        } else if (now_s() - last >= 15) {
+            /* Not a terminal (a log file): a line every 15 s. */
+            last = now_s();
+            fprintf(stderr, "lfr: %zu/%zu images (%zu from the cache), %.0f s\n",
+                    (size_t)atomic_load(&j->done), n, (size_t)atomic_load(&j->cached), last - t0);
+        }
         struct timespec ts = {0, 200000000};
         nanosleep(&ts, NULL);
         int alive = 0;
-        for (int i = 0; i < started; i++)
-            alive += pthread_tryjoin_np(th[i], NULL) == EBUSY;
+        for (int i = 0; i < started; i++) {
+            if (!joined[i]) joined[i] = pthread_tryjoin_np(th[i], NULL) == 0;
+            alive += !joined[i];
+        }
         if (!alive) break;
     }
+    /* A thread joined by tryjoin must not be joined again. */
     for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+        if (!joined[i]) pthread_join(th[i], NULL);
     *secs = now_s() - t0;
     progress(atomic_load(&j->done), n, t0);
     fputc('\n', stderr);
@@ -476,7 +601,12 @@ static int embed_paths(opts *o, const char *root, const char *const *paths, size
     /* The sha256 of the models go into reports: keep them. */
     snprintf(j->det_sha, sizeof j->det_sha, "%s", lfr_engine_model_sha256(e, "detector"));
     snprintf(j->emb_sha, sizeof j->emb_sha, "%s", lfr_engine_model_sha256(e, "embedder"));
+    if (atomic_load(&j->cached))
+        fprintf(stderr, "template cache: %zu of %zu images from the cache\n",
+                (size_t)atomic_load(&j->cached), n);
 out:
+    if (j->cache && lfr__tplcache_close(j->cache) != LFR_OK && !rc) rc = fail("%s", lfr_errmsg());
+    j->cache = NULL;
     lfr_engine_close(e);
     lfr_engine_close(e_low);
     return rc;
@@ -542,6 +672,8 @@ static int cmd_eval_identify(opts *o);
 static int cmd_eval(opts *o)
 {
     if (o->n_pos >= 1 && !strcmp(o->pos[0], "identify")) return cmd_eval_identify(o);
+    if (o->n_pos >= 1 && !strcmp(o->pos[0], "manifest")) return lfr_cli_eval_manifest(o);
+    if (o->n_pos >= 1 && !strcmp(o->pos[0], "verify")) return lfr_cli_eval_verify(o);
     if (o->n_pos != 1 || strcmp(o->pos[0], "lfw"))
         return fail("usage: lfr eval lfw --data DIR [--pairs FILE] [--json FILE] "
                     "[--scores FILE]");
@@ -569,7 +701,7 @@ static int cmd_eval(opts *o)
         rc = fail("out of memory");
         goto out;
     }
-    if (embed_paths(o, o->data, imgs.path, imgs.n_images, &j, &secs) != 0) {
+    if (lfr_cli_embed_paths(o, o->data, imgs.path, imgs.n_images, &j, &secs) != 0) {
         rc = 1;
         goto out;
     }
@@ -768,7 +900,7 @@ static int cmd_eval_identify(opts *o)
         rc = fail("out of memory");
         goto out;
     }
-    if (embed_paths(o, o->data, (const char *const *)l.path, l.n, &j, &secs) != 0) {
+    if (lfr_cli_embed_paths(o, o->data, (const char *const *)l.path, l.n, &j, &secs) != 0) {
         rc = 1;
         goto out;
     }

@@ -1,0 +1,942 @@
+/*
+ * `lfr eval manifest` and `lfr eval verify`: data sets described by a
+ * manifest (src/eval/manifest.h), 1:1 verification on them with per-group
+ * differentials (src/eval/diff.h), a JSON and an HTML report
+ * (src/eval/html.h), and the run stored in a home's evaluations table when
+ * --home is given.
+ *
+ * verify, step by step: load the manifest; take the comparisons of a pairs
+ * file, or all genuine pairs and a seeded sample of impostor pairs; compute
+ * (or read from the template cache) a template per image; score; overall
+ * metrics; then for each label column, the groups' error rates at one fixed
+ * threshold (by default the one giving an overall FMR of 1e-3) with their
+ * ratios to a reference group and bootstrap intervals over identities.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "eval/diff.h"
+#include "eval/eval.h"
+#include "eval/html.h"
+#include "eval/manifest.h"
+#include "evalcli.h"
+#include "lfr/store.h"
+
+#define fail lfr_cli_fail
+
+/* Columns with more distinct values than this are not taken as groups
+ * unless named with --group. */
+#define AUTO_GROUP_MAX_VALUES 20
+
+/* Impostor pairs sampled when neither --pairs nor --impostors is given. */
+#define DEFAULT_IMPOSTORS 1000000
+
+/* ---- eval manifest lfw ------------------------------------------------------------ */
+
+int lfr_cli_eval_manifest(opts *o)
+{
+    if (o->n_pos != 2 || strcmp(o->pos[1], "lfw") || !o->data)
+        return fail("usage: lfr eval manifest lfw --data DIR [--labels DIR] > manifest.tsv");
+    size_t n;
+    if (lfr__manifest_write_lfw(stdout, o->data, o->labels, &n) != LFR_OK)
+        return fail("%s", lfr_errmsg());
+    if (fflush(stdout) != 0 || ferror(stdout)) return fail("write error on the output");
+    fprintf(stderr, "lfr: %zu images\n", n);
+    return 0;
+}
+
+/* ---- The groups of one label column ------------------------------------------------------ */
+
+typedef struct column_result {
+    int column; /* manifest column */
+    int n_groups;
+    int reference;
+    lfr__diff_group *g; /* n_groups */
+    size_t *n_images;   /* per group */
+    size_t n_cross;     /* comparisons in no group (across groups, or unlabelled) */
+} column_result;
+
+static void column_result_free(column_result *c)
+{
+    free(c->g);
+    free(c->n_images);
+    memset(c, 0, sizeof *c);
+}
+
+/* Does comparison k belong to a group of column c? Its group, or -1. */
+static int comparison_group(const lfr__manifest *m, const lfr__eval_comparisons *cmp, int c,
+                            size_t k)
+{
+    int la = m->label[c][cmp->a[k]], lb = m->label[c][cmp->b[k]];
+    return la >= 0 && la == lb ? la : -1;
+}
+
+static int differentials(const opts *o, const lfr__manifest *m, const lfr__eval_comparisons *cmp,
+                         const double *score, double thr, const lfr__eval_rates *overall, int c,
+                         column_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->column = c;
+    out->n_groups = m->n_values[c];
+    lfr__diff_item *items = malloc((cmp->n ? cmp->n : 1) * sizeof *items);
+    out->g = calloc((size_t)out->n_groups, sizeof *out->g);
+    out->n_images = calloc((size_t)out->n_groups, sizeof *out->n_images);
+    if (!items || !out->g || !out->n_images) {
+        free(items);
+        column_result_free(out);
+        return fail("out of memory");
+    }
+    for (size_t i = 0; i < m->n_images; i++)
+        if (m->label[c][i] >= 0) out->n_images[m->label[c][i]]++;
+    for (size_t k = 0; k < cmp->n; k++) {
+        int g = comparison_group(m, cmp, c, k);
+        out->n_cross += g < 0;
+        items[k] = (lfr__diff_item){
+            .id_a = m->identity[cmp->a[k]],
+            .id_b = cmp->same[k] ? -1 : m->identity[cmp->b[k]],
+            .group = g,
+            .pos = cmp->same[k],
+            .err = cmp->same[k] ? score[k] < thr : score[k] >= thr,
+        };
+    }
+    /* Reference: --reference COLUMN=VALUE, else the group with the most
+     * identities. Computed once without a bootstrap to learn the sizes. */
+    lfr__diff_params p = {out->n_groups, 0, 0, o->seed, overall->fnmr, overall->fmr};
+    int rc = 0;
+    if (lfr__diff_compute(items, cmp->n, m->n_identities, &p, out->g) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto done;
+    }
+    int ref = 0;
+    for (int g = 1; g < out->n_groups; g++)
+        if (out->g[g].n_identities > out->g[ref].n_identities) ref = g;
+    for (int r = 0; r < o->n_references; r++) {
+        const char *eq = strchr(o->references[r], '=');
+        size_t len = (size_t)(eq - o->references[r]);
+        if (strlen(m->column[c]) != len || strncmp(m->column[c], o->references[r], len)) continue;
+        ref = -1;
+        for (int g = 0; g < out->n_groups; g++)
+            if (!strcmp(m->value[c][g], eq + 1)) ref = g;
+        if (ref < 0) {
+            rc = fail("--reference %s: no such group in column %s", o->references[r], m->column[c]);
+            goto done;
+        }
+    }
+    out->reference = ref;
+    p.reference = ref;
+    p.replicates = o->bootstrap;
+    if (lfr__diff_compute(items, cmp->n, m->n_identities, &p, out->g) != LFR_OK)
+        rc = fail("%s", lfr_errmsg());
+done:
+    free(items);
+    if (rc) column_result_free(out);
+    return rc;
+}
+
+/* "0.00123 [0.00090, 0.0016]" or "not estimable". */
+static void fmt_rate(char *buf, size_t cap, int estimable, double v, double lo, double hi)
+{
+    if (!estimable)
+        snprintf(buf, cap, "not estimable");
+    else if (isfinite(lo))
+        snprintf(buf, cap, "%.3g [%.3g, %.3g]", v, lo, hi);
+    else
+        snprintf(buf, cap, "%.3g [interval not estimable]", v);
+}
+
+static void print_column(const lfr__manifest *m, const column_result *cr, double thr)
+{
+    int c = cr->column;
+    printf("\nby %s at threshold %.4f (reference group: %s; %zu comparisons across groups or "
+           "unlabelled left out)\n",
+           m->column[c], thr, m->value[c][cr->reference], cr->n_cross);
+    printf("%-14s %6s %7s %9s %-34s %-30s %9s %-34s %-30s\n", "group", "ids", "images", "genuine",
+           "FNMR [95% CI]", "FNMR ratio [95% CI]", "impostor", "FMR [95% CI]",
+           "FMR ratio [95% CI]");
+    for (int g = 0; g < cr->n_groups; g++) {
+        const lfr__diff_group *d = &cr->g[g];
+        char a[64], b[64], x[64], y[64];
+        fmt_rate(a, sizeof a, d->pos.estimable, d->pos.value, d->pos.ci_low, d->pos.ci_high);
+        fmt_rate(b, sizeof b, d->pos.ratio_estimable, d->pos.ratio, d->pos.ratio_low,
+                 d->pos.ratio_high);
+        fmt_rate(x, sizeof x, d->neg.estimable, d->neg.value, d->neg.ci_low, d->neg.ci_high);
+        fmt_rate(y, sizeof y, d->neg.ratio_estimable, d->neg.ratio, d->neg.ratio_low,
+                 d->neg.ratio_high);
+        printf("%-14s %6d %7zu %9zu %-34s %-30s %9zu %-34s %-30s\n", m->value[c][g],
+               d->n_identities, cr->n_images[g], d->pos.n, a, b, d->neg.n, x, y);
+    }
+}
+
+/* ---- The password, as tools/lfr/records.c reads it -------------------------------------- */
+
+static int read_password(const char *user, char *buf, size_t cap)
+{
+    const char *env = getenv("LFR_PASSWORD");
+    if (env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return fail("no password: set LFR_PASSWORD or run in a terminal");
+    struct termios old, quiet;
+    int have_tc = tcgetattr(fd, &old) == 0;
+    if (have_tc) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    char prompt[128];
+    snprintf(prompt, sizeof prompt, "password for %s: ", user);
+    ssize_t w = write(fd, prompt, strlen(prompt));
+    (void)w;
+    size_t n = 0;
+    for (;;) {
+        char ch;
+        ssize_t r = read(fd, &ch, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || ch == '\n') break;
+        if (n + 1 < cap) buf[n++] = ch;
+    }
+    buf[n] = 0;
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = 0;
+    if (have_tc) tcsetattr(fd, TCSAFLUSH, &old);
+    close(fd);
+    return 0;
+}
+
+/* Log in to o->home as o->user (before the long computation, so that a
+ * wrong password is found at once). */
+static int store_login(const opts *o, lfr_store **st, lfr_user *me)
+{
+    *st = NULL;
+    if (!o->user) return fail("--home needs --user NAME");
+    if (lfr_store_open(o->home, st) != LFR_OK) return fail("%s", lfr_errmsg());
+    char pw[LFR_PASSWORD_MAX + 2];
+    int rc = read_password(o->user, pw, sizeof pw);
+    if (!rc && lfr_store_login(*st, o->user, pw, me) != LFR_OK) rc = fail("%s", lfr_errmsg());
+    sodium_memzero(pw, sizeof pw);
+    if (rc) {
+        lfr_store_close(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+/* A growable list of figures whose strings live in one arena of copies. */
+typedef struct figures {
+    lfr_eval_metric *m;
+    size_t n, cap;
+    char **strs;
+    size_t n_strs;
+} figures;
+
+static int fig_add(figures *f, const char *group, const char *metric, double thr, double v,
+                   double lo, double hi, int64_t n)
+{
+    if (f->n == f->cap) {
+        size_t nc = f->cap ? 2 * f->cap : 64;
+        lfr_eval_metric *nm = realloc(f->m, nc * sizeof *nm);
+        char **ns = realloc(f->strs, 2 * nc * sizeof *ns);
+        if (nm) f->m = nm;
+        if (ns) f->strs = ns;
+        if (!nm || !ns) return fail("out of memory");
+        f->cap = nc;
+    }
+    char *g = strdup(group ? group : ""), *mm = strdup(metric);
+    if (!g || !mm) {
+        free(g);
+        free(mm);
+        return fail("out of memory");
+    }
+    f->strs[f->n_strs++] = g;
+    f->strs[f->n_strs++] = mm;
+    f->m[f->n++] = (lfr_eval_metric){g, mm, thr, v, lo, hi, n};
+    return 0;
+}
+
+static void figures_free(figures *f)
+{
+    for (size_t i = 0; i < f->n_strs; i++)
+        free(f->strs[i]);
+    free(f->strs);
+    free(f->m);
+    memset(f, 0, sizeof *f);
+}
+
+/* ---- eval verify ------------------------------------------------------------------------ */
+
+typedef struct verify_run {
+    lfr__manifest m;
+    lfr__eval_comparisons cmp;
+    double *score;
+    unsigned char *same; /* copy of cmp.same, reordered by the missing-score policy */
+    size_t n_missing;
+    lfr__eval_summary s;
+    lfr__eval_rates at[EVAL_MAX_THRESHOLDS];
+    int n_at;
+    double diff_thr;
+    int has_diff;
+    column_result cols[EVAL_MAX_GROUP_COLUMNS];
+    int n_cols;
+    size_t n_images_used, no_face, unreadable;
+    double secs;
+    char det_sha[65], emb_sha[65];
+} verify_run;
+
+/* The label columns to break down by: --group, else every column with 2 to
+ * AUTO_GROUP_MAX_VALUES values, except sha256. */
+static int pick_columns(const opts *o, const lfr__manifest *m, int *cols, int *n_cols)
+{
+    *n_cols = 0;
+    if (o->n_groups) {
+        for (int k = 0; k < o->n_groups; k++) {
+            int c = lfr__manifest_column(m, o->groups[k]);
+            if (c < 0) return fail("--group %s: the manifest has no such column", o->groups[k]);
+            if (c == m->sha256_column) return fail("--group sha256 makes no sense");
+            cols[(*n_cols)++] = c;
+        }
+        return 0;
+    }
+    for (int c = 0; c < m->n_columns && *n_cols < EVAL_MAX_GROUP_COLUMNS; c++)
+        if (c != m->sha256_column && m->n_values[c] >= 2 && m->n_values[c] <= AUTO_GROUP_MAX_VALUES)
+            cols[(*n_cols)++] = c;
+    return 0;
+}
+
+static void write_rate_json(FILE *f, const char *name, const lfr__diff_rate *r)
+{
+    fprintf(f, "\"%s\": {\"estimable\": %s, \"value\": ", name, r->estimable ? "true" : "false");
+    lfr_cli_json_num(f, r->estimable ? r->value : NAN);
+    fprintf(f, ", \"ci\": [");
+    lfr_cli_json_num(f, r->ci_low);
+    fprintf(f, ", ");
+    lfr_cli_json_num(f, r->ci_high);
+    fprintf(f, "], \"n\": %zu, \"errors\": %zu, \"identities\": %d, \"ratio\": ", r->n, r->n_err,
+            r->n_identities);
+    lfr_cli_json_num(f, r->ratio_estimable ? r->ratio : NAN);
+    fprintf(f, ", \"ratio_ci\": [");
+    lfr_cli_json_num(f, r->ratio_low);
+    fprintf(f, ", ");
+    lfr_cli_json_num(f, r->ratio_high);
+    fprintf(f, "]}");
+}
+
+static int write_verify_json(const opts *o, const verify_run *v)
+{
+    FILE *f = fopen(o->json_file, "w");
+    if (!f) return fail("%s: cannot write: %s", o->json_file, strerror(errno));
+    const lfr__eval_summary *s = &v->s;
+    fprintf(f, "{\n  \"kind\": \"verify\",\n  \"manifest\": ");
+    lfr_cli_json_str(f, o->pos[1]);
+    fprintf(f, ",\n  \"dataset_sha256\": \"%s\",\n  \"protocol\": ", v->m.sha256);
+    if (o->pairs)
+        lfr_cli_json_str(f, o->pairs);
+    else
+        fprintf(f, "\"all genuine pairs%s, %ld sampled impostor pairs, seed %llu\"",
+                o->genuine_per_id ? " (capped per identity)" : "",
+                o->impostors_set ? o->impostors : (long)DEFAULT_IMPOSTORS,
+                (unsigned long long)o->seed);
+    fprintf(f, ",\n  \"genuine\": %zu,\n  \"impostor\": %zu,\n  \"images\": %zu,\n", s->n_genuine,
+            s->n_impostor, v->n_images_used);
+    fprintf(f,
+            "  \"no_face\": %zu,\n  \"unreadable\": %zu,\n  \"comparisons_missing_a_face\": %zu,\n",
+            v->no_face, v->unreadable, v->n_missing);
+    fprintf(f, "  \"accuracy\": ");
+    lfr_cli_json_num(f, s->has_kfold ? s->kfold.mean : NAN);
+    fprintf(f, ",\n  \"accuracy_std\": ");
+    lfr_cli_json_num(f, s->has_kfold ? s->kfold.std_pop : NAN);
+    fprintf(f, ",\n  \"auc\": ");
+    lfr_cli_json_num(f, s->auc);
+    fprintf(f, ",\n  \"eer\": ");
+    lfr_cli_json_num(f, s->eer.eer);
+    const char *names[LFR__EVAL_N_FAR] = {"1e-2", "1e-3", "1e-4"};
+    for (int k = 0; k < LFR__EVAL_N_FAR; k++) {
+        fprintf(f, ",\n  \"tar_at_far_%s\": ", names[k]);
+        lfr_cli_json_num(f, s->tar[k].supported ? s->tar[k].tar : NAN);
+        fprintf(f, ",\n  \"threshold_at_far_%s\": ", names[k]);
+        lfr_cli_json_num(f, s->tar[k].supported ? s->tar[k].threshold : NAN);
+    }
+    fprintf(f, ",\n  \"at_threshold\": [");
+    for (int k = 0; k < v->n_at; k++) {
+        fprintf(f, "%s\n    {\"threshold\": %.6g, \"fmr\": ", k ? "," : "", v->at[k].threshold);
+        lfr_cli_json_num(f, v->at[k].fmr);
+        fprintf(f, ", \"fnmr\": ");
+        lfr_cli_json_num(f, v->at[k].fnmr);
+        fprintf(f, ", \"false_matches\": %zu, \"false_nonmatches\": %zu}", v->at[k].n_false_match,
+                v->at[k].n_false_nonmatch);
+    }
+    fprintf(f, "],\n  \"differential_threshold\": ");
+    lfr_cli_json_num(f, v->has_diff ? v->diff_thr : NAN);
+    fprintf(f, ",\n  \"bootstrap_replicates\": %d,\n  \"groups\": {", o->bootstrap);
+    for (int q = 0; q < v->n_cols; q++) {
+        const column_result *cr = &v->cols[q];
+        int c = cr->column;
+        fprintf(f, "%s\n    ", q ? "," : "");
+        lfr_cli_json_str(f, v->m.column[c]);
+        fprintf(f, ": {\"reference\": ");
+        lfr_cli_json_str(f, v->m.value[c][cr->reference]);
+        fprintf(f, ", \"comparisons_in_no_group\": %zu, \"by_group\": {", cr->n_cross);
+        for (int g = 0; g < cr->n_groups; g++) {
+            fprintf(f, "%s\n      ", g ? "," : "");
+            lfr_cli_json_str(f, v->m.value[c][g]);
+            fprintf(f, ": {\"identities\": %d, \"images\": %zu, ", cr->g[g].n_identities,
+                    cr->n_images[g]);
+            write_rate_json(f, "fnmr", &cr->g[g].pos);
+            fprintf(f, ", ");
+            write_rate_json(f, "fmr", &cr->g[g].neg);
+            fprintf(f, "}");
+        }
+        fprintf(f, "}}");
+    }
+    fprintf(f,
+            "},\n  \"seconds\": %.1f,\n  \"detector_sha256\": \"%s\",\n"
+            "  \"embedder_sha256\": \"%s\",\n  \"version\": \"%s\"\n}\n",
+            v->secs, v->det_sha, v->emb_sha, LFR_VERSION);
+    if (fclose(f) != 0) return fail("%s: write failed", o->json_file);
+    return 0;
+}
+
+/* A DET curve (FMR, FNMR) of the comparisons selected by sel (NULL: all). */
+static int det_curve(const verify_run *v, const unsigned char *sel, double **x, double **y,
+                     size_t *n_out)
+{
+    size_t n = 0;
+    *x = *y = NULL;
+    *n_out = 0;
+    double *sc = malloc((v->cmp.n ? v->cmp.n : 1) * sizeof *sc);
+    unsigned char *sa = malloc(v->cmp.n ? v->cmp.n : 1);
+    lfr__eval_roc_point *roc = malloc((v->cmp.n + 1) * sizeof *roc);
+    if (!sc || !sa || !roc) {
+        free(sc);
+        free(sa);
+        free(roc);
+        return fail("out of memory");
+    }
+    size_t ng = 0;
+    for (size_t k = 0; k < v->cmp.n; k++)
+        if (!sel || sel[k]) {
+            sc[n] = v->score[k];
+            sa[n] = v->same[k];
+            ng += sa[n];
+            n++;
+        }
+    size_t np = 0;
+    lfr__eval_data d = {sc, sa, NULL, n};
+    if (ng > 0 && ng < n && lfr__eval_roc(&d, roc, v->cmp.n + 1, &np) == LFR_OK) {
+        *x = malloc((np ? np : 1) * sizeof **x);
+        *y = malloc((np ? np : 1) * sizeof **y);
+        if (*x && *y) {
+            for (size_t i = 0; i < np; i++) {
+                (*x)[i] = roc[i].fmr;
+                (*y)[i] = 1 - roc[i].tmr;
+            }
+            *n_out = np;
+        }
+    }
+    free(sc);
+    free(sa);
+    free(roc);
+    return 0;
+}
+
+static int write_verify_html(const opts *o, const verify_run *v)
+{
+    FILE *f = fopen(o->html_file, "w");
+    if (!f) return fail("%s: cannot write: %s", o->html_file, strerror(errno));
+    const lfr__eval_summary *s = &v->s;
+    lfr__html_begin(f, "openlfr 1:1 verification report");
+    lfr__html_para(f,
+                   "Manifest %s (sha256 %s); %zu genuine and %zu impostor comparisons of %zu "
+                   "images; %s.",
+                   o->pos[1], v->m.sha256, s->n_genuine, s->n_impostor, v->n_images_used,
+                   o->pairs ? "pairs from a pairs file" : "all genuine pairs, sampled impostors");
+    lfr__html_para(f, "Models: detector sha256 %s, embedder sha256 %s; openlfr %s.", v->det_sha,
+                   v->emb_sha, LFR_VERSION);
+    char b[8][96];
+    const char *row[8];
+    for (int i = 0; i < 8; i++)
+        row[i] = b[i];
+    const char *head[] = {"measure", "value"};
+    lfr__html_table_begin(f, head, 2);
+    if (s->has_kfold) {
+        snprintf(b[0], sizeof b[0], "%d-fold accuracy", s->kfold.n_folds);
+        snprintf(b[1], sizeof b[1], "%.2f %% ± %.2f", 100 * s->kfold.mean, 100 * s->kfold.std_pop);
+        lfr__html_table_row(f, row, 2);
+    }
+    snprintf(b[0], sizeof b[0], "AUC");
+    snprintf(b[1], sizeof b[1], "%.4f", s->auc);
+    lfr__html_table_row(f, row, 2);
+    snprintf(b[0], sizeof b[0], "EER");
+    snprintf(b[1], sizeof b[1], "%.3f %%", 100 * s->eer.eer);
+    lfr__html_table_row(f, row, 2);
+    const char *fars[LFR__EVAL_N_FAR] = {"1e-2", "1e-3", "1e-4"};
+    for (int k = 0; k < LFR__EVAL_N_FAR; k++) {
+        snprintf(b[0], sizeof b[0], "TAR at FAR %s", fars[k]);
+        if (s->tar[k].supported)
+            snprintf(b[1], sizeof b[1], "%.2f %% (threshold %.4f)", 100 * s->tar[k].tar,
+                     s->tar[k].threshold);
+        else
+            snprintf(b[1], sizeof b[1], "not estimable (%zu impostor comparisons)", s->n_impostor);
+        lfr__html_table_row(f, row, 2);
+    }
+    for (int k = 0; k < v->n_at; k++) {
+        snprintf(b[0], sizeof b[0], "FMR / FNMR at %.4f", v->at[k].threshold);
+        snprintf(b[1], sizeof b[1], "%.3g / %.3g", v->at[k].fmr, v->at[k].fnmr);
+        lfr__html_table_row(f, row, 2);
+    }
+    lfr__html_table_end(f);
+
+    /* DET: overall, then each group of each column. */
+    enum { MAXS = 24 };
+    lfr__html_series se[MAXS];
+    double *xs[MAXS], *ys[MAXS];
+    char names[MAXS][80];
+    int ns = 0, rc = 0;
+    unsigned char *sel = malloc(v->cmp.n ? v->cmp.n : 1);
+    if (!sel) {
+        fclose(f);
+        return fail("out of memory");
+    }
+    size_t np;
+    det_curve(v, NULL, &xs[0], &ys[0], &np);
+    snprintf(names[0], sizeof names[0], "all (%zu)", v->cmp.n);
+    se[ns++] = (lfr__html_series){names[0], xs[0], ys[0], np, 0};
+    for (int q = 0; q < v->n_cols; q++) {
+        const column_result *cr = &v->cols[q];
+        for (int g = 0; g < cr->n_groups && ns < MAXS; g++) {
+            /* Only groups whose rates are both estimable get a curve. */
+            if (!cr->g[g].pos.estimable || !cr->g[g].neg.estimable) continue;
+            for (size_t k = 0; k < v->cmp.n; k++)
+                sel[k] = comparison_group(&v->m, &v->cmp, cr->column, k) == g;
+            det_curve(v, sel, &xs[ns], &ys[ns], &np);
+            snprintf(names[ns], sizeof names[ns], "%s=%s", v->m.column[cr->column],
+                     v->m.value[cr->column][g]);
+            se[ns] = (lfr__html_series){names[ns], xs[ns], ys[ns], np, q % 2};
+            ns++;
+        }
+    }
+    lfr__html_heading(f, "DET curves");
+    lfr__html_para(f, "False non-match rate against false match rate, both on log scales, over "
+                      "all comparisons and over each group whose rates are estimable (same-group "
+                      "impostor pairs only).");
+    lfr__html_plot det = {"DET: FNMR against FMR",
+                          "false match rate (FMR)",
+                          "false non-match rate (FNMR)",
+                          1,
+                          1,
+                          0,
+                          0,
+                          0,
+                          0,
+                          se,
+                          ns};
+    if (s->n_impostor > 0) {
+        det.xmin = pow(10, floor(log10(1.0 / (double)s->n_impostor)));
+        det.xmax = 1;
+    }
+    if (s->n_genuine > 0) {
+        det.ymin = pow(10, floor(log10(1.0 / (double)s->n_genuine)));
+        det.ymax = 1;
+    }
+    lfr__html_lines(f, &det);
+    for (int i = 0; i < ns; i++) {
+        free(xs[i]);
+        free(ys[i]);
+    }
+
+    /* Score histograms. */
+    double *gen = malloc((v->cmp.n ? v->cmp.n : 1) * sizeof *gen),
+           *imp = malloc((v->cmp.n ? v->cmp.n : 1) * sizeof *imp);
+    if (!gen || !imp) {
+        free(gen);
+        free(imp);
+        free(sel);
+        fclose(f);
+        return fail("out of memory");
+    }
+    size_t n_gen = 0, n_imp = 0;
+    for (size_t k = 0; k < v->cmp.n; k++) {
+        if (v->same[k])
+            gen[n_gen++] = v->score[k];
+        else
+            imp[n_imp++] = v->score[k];
+    }
+    double marks[1] = {v->has_diff ? v->diff_thr : NAN};
+    lfr__html_heading(f, "Score distributions");
+    lfr__html_histogram(f, "Genuine and impostor scores", gen, n_gen, imp, n_imp, -0.4, 1.0, 70,
+                        marks, 1);
+    free(gen);
+    free(imp);
+
+    /* Per-group error rates with intervals. */
+    if (v->has_diff) {
+        lfr__html_heading(f, "Demographic differentials at threshold %.4f", v->diff_thr);
+        lfr__html_para(f,
+                       "Per group: FNMR over genuine pairs of the group's identities, FMR over "
+                       "impostor pairs whose two images both carry the group's label; ratios to "
+                       "the reference group; 95 %% intervals from %d bootstrap replicates "
+                       "resampling identities within groups. A rate is not estimable when its "
+                       "group has fewer than %d identities, or fewer comparisons than would show "
+                       "one error at the overall rate.",
+                       o->bootstrap, LFR__DIFF_MIN_IDENTITIES);
+        for (int q = 0; q < v->n_cols; q++) {
+            const column_result *cr = &v->cols[q];
+            int c = cr->column, G = cr->n_groups;
+            const char *h[] = {"group", "identities", "images",       "genuine", "FNMR [95% CI]",
+                               "ratio", "impostor",   "FMR [95% CI]", "ratio"};
+            lfr__html_heading(f, "By %s (reference: %s)", v->m.column[c],
+                              v->m.value[c][cr->reference]);
+            lfr__html_table_begin(f, h, 9);
+            char cb[9][96];
+            const char *cells[9];
+            for (int i = 0; i < 9; i++)
+                cells[i] = cb[i];
+            for (int g = 0; g < G; g++) {
+                const lfr__diff_group *d = &cr->g[g];
+                snprintf(cb[0], sizeof cb[0], "%s", v->m.value[c][g]);
+                snprintf(cb[1], sizeof cb[1], "%d", d->n_identities);
+                snprintf(cb[2], sizeof cb[2], "%zu", cr->n_images[g]);
+                snprintf(cb[3], sizeof cb[3], "%zu", d->pos.n);
+                fmt_rate(cb[4], sizeof cb[4], d->pos.estimable, d->pos.value, d->pos.ci_low,
+                         d->pos.ci_high);
+                fmt_rate(cb[5], sizeof cb[5], d->pos.ratio_estimable, d->pos.ratio,
+                         d->pos.ratio_low, d->pos.ratio_high);
+                snprintf(cb[6], sizeof cb[6], "%zu", d->neg.n);
+                fmt_rate(cb[7], sizeof cb[7], d->neg.estimable, d->neg.value, d->neg.ci_low,
+                         d->neg.ci_high);
+                fmt_rate(cb[8], sizeof cb[8], d->neg.ratio_estimable, d->neg.ratio,
+                         d->neg.ratio_low, d->neg.ratio_high);
+                lfr__html_table_row(f, cells, 9);
+            }
+            lfr__html_table_end(f);
+            const char **labels = malloc((size_t)G * sizeof *labels);
+            double *val = malloc((size_t)G * 3 * sizeof *val);
+            int *est = malloc((size_t)G * sizeof *est);
+            if (!labels || !val || !est) {
+                free(labels);
+                free(val);
+                free(est);
+                rc = fail("out of memory");
+                break;
+            }
+            for (int kind = 0; kind < 2; kind++) {
+                for (int g = 0; g < G; g++) {
+                    const lfr__diff_rate *r = kind ? &cr->g[g].neg : &cr->g[g].pos;
+                    labels[g] = v->m.value[c][g];
+                    val[g] = r->value;
+                    val[G + g] = r->ci_low;
+                    val[2 * G + g] = r->ci_high;
+                    est[g] = r->estimable;
+                }
+                char title[128];
+                snprintf(title, sizeof title, "%s by %s", kind ? "FMR" : "FNMR", v->m.column[c]);
+                lfr__html_intervals(f, title, kind ? "false match rate" : "false non-match rate",
+                                    labels, val, val + G, val + 2 * G, est, G);
+            }
+            free(labels);
+            free(val);
+            free(est);
+        }
+    }
+    free(sel);
+    lfr__html_end(f);
+    if (fclose(f) != 0 && !rc) rc = fail("%s: write failed", o->html_file);
+    return rc;
+}
+
+static int store_verify(const opts *o, const verify_run *v, lfr_store *st, const lfr_user *me)
+{
+    figures fg = {0};
+    const lfr__eval_summary *s = &v->s;
+    int rc = 0;
+    int64_t ng = (int64_t)s->n_genuine, ni = (int64_t)s->n_impostor;
+    rc |= fig_add(&fg, "", "genuine comparisons", NAN, (double)ng, NAN, NAN, ng);
+    rc |= fig_add(&fg, "", "impostor comparisons", NAN, (double)ni, NAN, NAN, ni);
+    if (s->has_kfold)
+        rc |= fig_add(&fg, "", "accuracy (k-fold)", NAN, s->kfold.mean, NAN, NAN, (int64_t)s->n);
+    rc |= fig_add(&fg, "", "AUC", NAN, s->auc, NAN, NAN, (int64_t)s->n);
+    rc |= fig_add(&fg, "", "EER", s->eer.threshold, s->eer.eer, NAN, NAN, (int64_t)s->n);
+    const char *tars[LFR__EVAL_N_FAR] = {"TAR@FAR=0.01", "TAR@FAR=0.001", "TAR@FAR=0.0001"};
+    for (int k = 0; k < LFR__EVAL_N_FAR; k++)
+        rc |= fig_add(&fg, "", tars[k], s->tar[k].supported ? s->tar[k].threshold : NAN,
+                      s->tar[k].supported ? s->tar[k].tar : NAN, NAN, NAN, ng);
+    for (int k = 0; k < v->n_at; k++) {
+        rc |= fig_add(&fg, "", "FMR", v->at[k].threshold, v->at[k].fmr, NAN, NAN, ni);
+        rc |= fig_add(&fg, "", "FNMR", v->at[k].threshold, v->at[k].fnmr, NAN, NAN, ng);
+    }
+    for (int q = 0; q < v->n_cols && !rc; q++) {
+        const column_result *cr = &v->cols[q];
+        int c = cr->column;
+        for (int g = 0; g < cr->n_groups && !rc; g++) {
+            char grp[256];
+            snprintf(grp, sizeof grp, "%s=%s", v->m.column[c], v->m.value[c][g]);
+            const lfr__diff_group *d = &cr->g[g];
+            double t = v->diff_thr;
+            rc |= fig_add(&fg, grp, "identities", NAN, d->n_identities, NAN, NAN, d->n_identities);
+            rc |= fig_add(&fg, grp, "images", NAN, (double)cr->n_images[g], NAN, NAN,
+                          (int64_t)cr->n_images[g]);
+            const lfr__diff_rate *r[2] = {&d->pos, &d->neg};
+            const char *nm[2][2] = {{"FNMR", "FNMR ratio"}, {"FMR", "FMR ratio"}};
+            for (int k = 0; k < 2; k++) {
+                rc |= fig_add(&fg, grp, nm[k][0], t, r[k]->estimable ? r[k]->value : NAN,
+                              r[k]->ci_low, r[k]->ci_high, (int64_t)r[k]->n);
+                rc |= fig_add(&fg, grp, nm[k][1], t, r[k]->ratio_estimable ? r[k]->ratio : NAN,
+                              r[k]->ratio_low, r[k]->ratio_high, (int64_t)r[k]->n);
+            }
+        }
+    }
+    if (rc) {
+        figures_free(&fg);
+        return 1;
+    }
+    char model[300], engine[200], notes[600];
+    snprintf(model, sizeof model, "detector %s sha256 %s; embedder MobileFaceNet.tflite sha256 %s",
+             o->cfg.detector == LFR_DETECTOR_SHORT_RANGE ? "face_detection_short_range.tflite"
+                                                         : "face_detection_full_range.tflite",
+             v->det_sha, v->emb_sha);
+    snprintf(engine, sizeof engine, "openlfr %s / XNNPACK %s", LFR_VERSION, lfr_backend_version());
+    if (o->pairs)
+        snprintf(notes, sizeof notes,
+                 "1:1 on the pairs of %s; differential threshold %.6g; "
+                 "bootstrap %d replicates over identities, seed %llu",
+                 o->pairs, v->diff_thr, o->bootstrap, (unsigned long long)o->seed);
+    else
+        snprintf(notes, sizeof notes,
+                 "1:1 on all genuine pairs%s and %ld sampled impostor pairs (seed %llu); "
+                 "differential threshold %.6g%s; bootstrap %d replicates over identities",
+                 o->genuine_per_id ? " (capped per identity)" : "",
+                 o->impostors_set ? o->impostors : (long)DEFAULT_IMPOSTORS,
+                 (unsigned long long)o->seed, v->diff_thr,
+                 o->diff_threshold_set ? "" : " (overall FMR 1e-3)", o->bootstrap);
+    const char *base = strrchr(o->pos[1], '/');
+    lfr_evaluation e = {0};
+    e.kind = "verify";
+    e.dataset = o->dataset ? o->dataset : base ? base + 1 : o->pos[1];
+    e.dataset_sha256 = v->m.sha256;
+    e.model = model;
+    e.engine_version = engine;
+    e.notes = notes;
+    int64_t id;
+    if (lfr_store_evaluation_add(st, me, &e, fg.m, fg.n, &id) != LFR_OK)
+        rc = fail("%s", lfr_errmsg());
+    else
+        printf("\nrecorded evaluation %lld (%zu figures) in %s\n", (long long)id, fg.n, o->home);
+    figures_free(&fg);
+    return rc;
+}
+
+static void verify_run_free(verify_run *v)
+{
+    for (int q = 0; q < v->n_cols; q++)
+        column_result_free(&v->cols[q]);
+    free(v->score);
+    free(v->same);
+    lfr__eval_comparisons_free(&v->cmp);
+    lfr__manifest_free(&v->m);
+}
+
+int lfr_cli_eval_verify(opts *o)
+{
+    if (o->n_pos != 2 || !o->data)
+        return fail("usage: lfr eval verify MANIFEST --data DIR [--pairs FILE | --impostors N] "
+                    "[--threshold X]... [--diff-threshold X] [--json FILE] [--html FILE] "
+                    "[--cache FILE] [--home DIR --user NAME]");
+    if (o->pairs && (o->impostors_set || o->genuine_per_id))
+        return fail("--pairs and --impostors/--genuine-per-id exclude each other");
+    verify_run *v = calloc(1, sizeof *v);
+    if (!v) return fail("out of memory");
+    lfr_store *st = NULL;
+    lfr_user me;
+    int rc = 0;
+    eval_job j;
+    memset(&j, 0, sizeof j);
+    size_t *img_of = NULL, *slot = NULL;
+    const char **paths = NULL, **shas = NULL;
+    if (o->home && store_login(o, &st, &me)) {
+        free(v);
+        return 1;
+    }
+    if (lfr__manifest_load(o->pos[1], &v->m) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    if (o->pairs) {
+        lfr__eval_pairs pairs;
+        if (lfr__eval_pairs_load(o->pairs, &pairs) != LFR_OK) {
+            rc = fail("%s", lfr_errmsg());
+            goto out;
+        }
+        int e = lfr__eval_comparisons_from_pairs(&v->m, &pairs, &v->cmp);
+        lfr__eval_pairs_free(&pairs);
+        if (e != LFR_OK) {
+            rc = fail("%s", lfr_errmsg());
+            goto out;
+        }
+    } else if (lfr__eval_comparisons_sample(&v->m, (size_t)o->genuine_per_id,
+                                            o->impostors_set ? (size_t)o->impostors
+                                                             : DEFAULT_IMPOSTORS,
+                                            o->seed, &v->cmp) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    /* The images the comparisons use, each embedded once. */
+    size_t n_img = v->m.n_images, n_used = 0;
+    slot = malloc(n_img * sizeof *slot);
+    img_of = malloc(n_img * sizeof *img_of);
+    paths = malloc(n_img * sizeof *paths);
+    shas = malloc(n_img * sizeof *shas);
+    v->score = malloc((v->cmp.n ? v->cmp.n : 1) * sizeof *v->score);
+    v->same = malloc(v->cmp.n ? v->cmp.n : 1);
+    if (!slot || !img_of || !paths || !shas || !v->score || !v->same) {
+        rc = fail("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n_img; i++)
+        slot[i] = SIZE_MAX;
+    for (size_t k = 0; k < v->cmp.n; k++) {
+        uint32_t ab[2] = {v->cmp.a[k], v->cmp.b[k]};
+        for (int t = 0; t < 2; t++)
+            if (slot[ab[t]] == SIZE_MAX) {
+                slot[ab[t]] = n_used;
+                img_of[n_used] = ab[t];
+                paths[n_used] = v->m.path[ab[t]];
+                shas[n_used] =
+                    v->m.sha256_column >= 0
+                        ? v->m.value[v->m.sha256_column][v->m.label[v->m.sha256_column][ab[t]]]
+                        : NULL;
+                n_used++;
+            }
+    }
+    v->n_images_used = n_used;
+    j.tpl = calloc(n_used ? n_used : 1, LFR_TEMPLATE_DIM * sizeof(float));
+    j.found = calloc(n_used ? n_used : 1, 1);
+    j.expect_sha = shas;
+    if (!j.tpl || !j.found) {
+        rc = fail("out of memory");
+        goto out;
+    }
+    fprintf(stderr, "lfr: %zu comparisons of %zu images (manifest sha256 %s)\n", v->cmp.n, n_used,
+            v->m.sha256);
+    if (lfr_cli_embed_paths(o, o->data, paths, n_used, &j, &v->secs) != 0) {
+        rc = 1;
+        goto out;
+    }
+    memcpy(v->det_sha, j.det_sha, sizeof v->det_sha);
+    memcpy(v->emb_sha, j.emb_sha, sizeof v->emb_sha);
+    for (size_t i = 0; i < n_used; i++) {
+        v->no_face += j.found[i] == 0;
+        v->unreadable += j.found[i] == 2;
+    }
+    /* Scores; a comparison with a missing face scores -1 (it counts as
+     * "different"), the LFW practice, and is counted. */
+    for (size_t k = 0; k < v->cmp.n; k++) {
+        size_t a = slot[v->cmp.a[k]], b = slot[v->cmp.b[k]];
+        v->score[k] = j.found[a] == 1 && j.found[b] == 1
+                          ? (double)lfr_template_similarity(j.tpl + a * LFR_TEMPLATE_DIM,
+                                                            j.tpl + b * LFR_TEMPLATE_DIM)
+                          : -1.0;
+        v->n_missing += !(j.found[a] == 1 && j.found[b] == 1);
+        v->same[k] = v->cmp.same[k];
+    }
+    sodium_memzero(j.tpl, n_used * LFR_TEMPLATE_DIM * sizeof(float));
+    lfr__eval_data d = {v->score, v->same, v->cmp.fold, v->cmp.n};
+    int kfold = v->cmp.n_folds >= 2 ? v->cmp.n_folds : 0;
+    if (lfr__eval_summarize(&d, kfold, &v->s) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        goto out;
+    }
+    const lfr__eval_summary *s = &v->s;
+    if (o->n_thresholds == 0) {
+        o->thresholds[0] = LFR_DEFAULT_THRESHOLD;
+        o->n_thresholds = 1;
+    }
+    v->n_at = o->n_thresholds;
+    for (int k = 0; k < v->n_at; k++)
+        lfr__eval_rates_at(&d, o->thresholds[k], &v->at[k]);
+
+    printf("1:1 verification on %s (sha256 %s)\n", o->pos[1], v->m.sha256);
+    printf("%zu genuine and %zu impostor comparisons of %zu images in %.1f s; no face in %zu "
+           "images, %zu unreadable; %zu comparisons scored -1 for a missing face\n",
+           s->n_genuine, s->n_impostor, n_used, v->secs, v->no_face, v->unreadable, v->n_missing);
+    if (s->has_kfold)
+        printf("accuracy        %.2f %% +- %.2f (%d-fold, threshold chosen on the other folds)\n",
+               100 * s->kfold.mean, 100 * s->kfold.std_pop, s->kfold.n_folds);
+    printf("AUC             %.4f\nEER             %.3f %% (threshold %.4f)\n", s->auc,
+           100 * s->eer.eer, s->eer.threshold);
+    const char *fars[LFR__EVAL_N_FAR] = {"1e-2", "1e-3", "1e-4"};
+    for (int k = 0; k < LFR__EVAL_N_FAR; k++) {
+        if (s->tar[k].supported)
+            printf("TAR at FAR %-4s %.2f %% (threshold %.4f, FAR %.2g)\n", fars[k],
+                   100 * s->tar[k].tar, s->tar[k].threshold, s->tar[k].far);
+        else
+            printf("TAR at FAR %-4s not estimable: %zu impostor comparisons cannot measure it\n",
+                   fars[k], s->n_impostor);
+    }
+    for (int k = 0; k < v->n_at; k++)
+        printf("at threshold %.4f: FMR %.4g (%zu of %zu), FNMR %.4g (%zu of %zu)\n",
+               v->at[k].threshold, v->at[k].fmr, v->at[k].n_false_match, v->at[k].n_impostor,
+               v->at[k].fnmr, v->at[k].n_false_nonmatch, v->at[k].n_genuine);
+
+    /* Differentials. */
+    if (o->diff_threshold_set) {
+        v->diff_thr = o->diff_threshold;
+        v->has_diff = 1;
+    } else if (s->tar[1].supported) {
+        v->diff_thr = s->tar[1].threshold;
+        v->has_diff = 1;
+    } else {
+        printf("\ndemographic differentials: not estimable at overall FMR 1e-3 with %zu impostor "
+               "comparisons (give --diff-threshold or more --impostors)\n",
+               s->n_impostor);
+    }
+    int cols[EVAL_MAX_GROUP_COLUMNS], n_cols = 0;
+    if (v->has_diff && pick_columns(o, &v->m, cols, &n_cols)) {
+        rc = 1;
+        goto out;
+    }
+    if (v->has_diff) {
+        lfr__eval_rates overall;
+        lfr__eval_rates_at(&d, v->diff_thr, &overall);
+        printf("\ndifferentials at threshold %.4f%s: overall FMR %.3g, FNMR %.3g\n", v->diff_thr,
+               o->diff_threshold_set ? "" : " (overall FMR 1e-3)", overall.fmr, overall.fnmr);
+        for (int q = 0; q < n_cols; q++) {
+            if (differentials(o, &v->m, &v->cmp, v->score, v->diff_thr, &overall, cols[q],
+                              &v->cols[v->n_cols])) {
+                rc = 1;
+                goto out;
+            }
+            print_column(&v->m, &v->cols[v->n_cols], v->diff_thr);
+            v->n_cols++;
+        }
+        if (n_cols)
+            printf("(95 %% intervals: %d bootstrap replicates resampling identities; not "
+                   "estimable: fewer than %d identities, or fewer comparisons than one error at "
+                   "the overall rate)\n",
+                   o->bootstrap, LFR__DIFF_MIN_IDENTITIES);
+    }
+    if (o->json_file && write_verify_json(o, v)) rc = 1;
+    if (o->html_file && write_verify_html(o, v)) rc = 1;
+    if (!rc && st && store_verify(o, v, st, &me)) rc = 1;
+out:
+    if (j.tpl) sodium_memzero(j.tpl, v->n_images_used * LFR_TEMPLATE_DIM * sizeof(float));
+    free(j.tpl);
+    free(j.found);
+    free(slot);
+    free(img_of);
+    free(paths);
+    free(shas);
+    verify_run_free(v);
+    free(v);
+    lfr_store_close(st);
+    return rc;
+}
