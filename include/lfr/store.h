@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,6 +108,19 @@ int lfr_role_parse(const char *name, lfr_role *role_out);
  *   LFR_ACTION_SUBJECT_REMOVE yes        -           -          yes
  *   LFR_ACTION_SUBJECT_TEMPLATES yes     -           -          yes
  *   LFR_ACTION_WATCHLIST_STATS yes       yes         yes         yes
+ *   LFR_ACTION_DEPLOYMENT_CREATE yes     yes         -          yes
+ *   LFR_ACTION_DEPLOYMENT_AUTHORISE -    yes         -           -
+ *   LFR_ACTION_DEPLOYMENT_RUN  yes       -           -          yes
+ *   LFR_ACTION_DEPLOYMENT_LIST yes       yes         yes         yes
+ *   LFR_ACTION_ALERT_LIST      yes       yes         yes         yes
+ *   LFR_ACTION_ALERT_SHOW      yes       yes         yes         yes
+ *   LFR_ACTION_ALERT_ADJUDICATE yes      -           -          yes
+ *   LFR_ACTION_RETENTION_RUN   -         -           -          yes
+ *   LFR_ACTION_POLICY_SET      -         -           -          yes
+ *   LFR_ACTION_REPORT          yes       yes         yes         yes
+ *
+ * A deployment is authorised by an authorising officer who did not create
+ * it (the store refuses self-authorisation whatever the roles).
  *
  * Watchlists are compiled by the LFR team (operators) or an administrator;
  * the authorising officer approves the watchlist as part of authorising a
@@ -130,6 +144,16 @@ typedef enum lfr_action {
     LFR_ACTION_SUBJECT_REMOVE = 12,
     LFR_ACTION_SUBJECT_TEMPLATES = 13,
     LFR_ACTION_WATCHLIST_STATS = 14,
+    LFR_ACTION_DEPLOYMENT_CREATE = 15,
+    LFR_ACTION_DEPLOYMENT_AUTHORISE = 16,
+    LFR_ACTION_DEPLOYMENT_RUN = 17, /* start, stop, load the snapshot, record alerts and counts */
+    LFR_ACTION_DEPLOYMENT_LIST = 18,
+    LFR_ACTION_ALERT_LIST = 19,
+    LFR_ACTION_ALERT_SHOW = 20, /* audited; gives the probe crop */
+    LFR_ACTION_ALERT_ADJUDICATE = 21,
+    LFR_ACTION_RETENTION_RUN = 22,
+    LFR_ACTION_POLICY_SET = 23,
+    LFR_ACTION_REPORT = 24, /* grid and FOI reports; audited */
 } lfr_action;
 
 /* 1 when `role` may do `action`, else 0. */
@@ -421,6 +445,341 @@ int lfr_store_subject_templates(lfr_store *store, const lfr_user *actor, int64_t
  * another process). Needs no user: it removes only data no record points
  * at. The number removed goes to *n_out (may be NULL). */
 int lfr_store_media_sweep(lfr_store *store, int64_t *n_out);
+
+/* ---- Deployments ---------------------------------------------------------- */
+
+/* How the cameras are installed. Append-only; names as stored. */
+typedef enum lfr_installation {
+    LFR_INSTALLATION_TEMPORARY = 1,   /* "temporary": a one-off deployment */
+    LFR_INSTALLATION_PERMANENT = 2,   /* "permanent": fixed cameras */
+    LFR_INSTALLATION_MOBILE_UNIT = 3, /* "mobile_unit": a van */
+} lfr_installation;
+#define LFR_N_INSTALLATIONS 3
+const char *lfr_installation_name(lfr_installation i);
+int lfr_installation_parse(const char *name, lfr_installation *out);
+
+/* Where a deployment is in its life. */
+typedef enum lfr_deployment_state {
+    LFR_DEPLOYMENT_CREATED = 1,    /* "created": awaiting authorisation */
+    LFR_DEPLOYMENT_AUTHORISED = 2, /* "authorised" */
+    LFR_DEPLOYMENT_RUNNING = 3,    /* "running": started, watchlist frozen */
+    LFR_DEPLOYMENT_STOPPED = 4,    /* "stopped" */
+} lfr_deployment_state;
+const char *lfr_deployment_state_name(lfr_deployment_state st);
+
+#define LFR_DEPLOYMENT_MAX_CAMERAS 16
+#define LFR_CAMERA_NAME_MAX 32 /* [A-Za-z0-9._-], alnum first */
+#define LFR_CAMERA_URL_MAX 1000
+#define LFR_DEPLOYMENT_TEXT_MAX 1000
+
+typedef struct lfr_camera {
+    char name[LFR_CAMERA_NAME_MAX + 1]; /* e.g. "north-entrance" */
+    char url[LFR_CAMERA_URL_MAX + 1];   /* file path, rtsp://, http://, /dev/video0 */
+} lfr_camera;
+
+/* What a deployment is for and where it runs. Text fields 1 to 1000 bytes
+ * without control characters (the two references may be empty). */
+typedef struct lfr_deployment_params {
+    const char *purpose;        /* what it is for */
+    const char *justification;  /* why LFR is necessary and proportionate here */
+    const char *legal_basis;    /* e.g. "common law policing powers; DPA 2018 s.35" */
+    const char *location;       /* place name */
+    double latitude, longitude; /* WGS84 degrees */
+    lfr_installation installation;
+    const char *planned_start, *planned_end; /* ISO-8601 times; end after start */
+    double threshold;                        /* alert threshold, in (0, 1] */
+    const char *dpia_ref;                    /* data protection impact assessment */
+    const char *eia_ref;                     /* equality impact assessment */
+    unsigned categories; /* watchlist: bit (1u << c) per lfr_category; 0 = all eight */
+    const lfr_camera *cameras;
+    int n_cameras; /* 1 to LFR_DEPLOYMENT_MAX_CAMERAS, names distinct */
+} lfr_deployment_params;
+
+/* A deployment as stored. Times are "" when not (yet) set. */
+typedef struct lfr_deployment {
+    int64_t id;
+    lfr_deployment_state state;
+    char purpose[LFR_DEPLOYMENT_TEXT_MAX + 1];
+    char justification[LFR_DEPLOYMENT_TEXT_MAX + 1];
+    char legal_basis[LFR_DEPLOYMENT_TEXT_MAX + 1];
+    char location[LFR_DEPLOYMENT_TEXT_MAX + 1];
+    double latitude, longitude;
+    lfr_installation installation;
+    char planned_start[32], planned_end[32];
+    double threshold;
+    char dpia_ref[LFR_DEPLOYMENT_TEXT_MAX + 1], eia_ref[LFR_DEPLOYMENT_TEXT_MAX + 1];
+    unsigned categories;
+    lfr_camera cameras[LFR_DEPLOYMENT_MAX_CAMERAS];
+    int n_cameras;
+    char created_by[LFR_USER_NAME_MAX + 1], created_at[32];
+    char authorised_by[LFR_USER_NAME_MAX + 1], authorised_at[32];
+    char started_by[LFR_USER_NAME_MAX + 1], started_at[32];
+    char stopped_by[LFR_USER_NAME_MAX + 1], stopped_at[32];
+    /* The watchlist frozen at start: counts, the embedder it was enrolled
+     * with, and a BLAKE2b-256 hash (hex) over the frozen images' ids and
+     * sha256 in order. Kept after the purge. */
+    int64_t snapshot_subjects, snapshot_images;
+    int64_t snapshot_by_category[LFR_N_CATEGORIES + 1]; /* images per category */
+    int64_t snapshot_subjects_by_category[LFR_N_CATEGORIES + 1];
+    int64_t snapshot_by_provenance[LFR_N_PROVENANCES + 1]; /* images per provenance */
+    int64_t snapshot_expired_left_out; /* subjects in the categories, expired at start */
+    char snapshot_model[65];
+    char snapshot_hash[65];
+    char purged_at[32]; /* when the snapshot's templates were deleted */
+} lfr_deployment;
+
+/* Create a deployment (actor needs LFR_ACTION_DEPLOYMENT_CREATE); audited
+ * as "deployment.create" with every field. LFR_ERR_INVALID (audited as a
+ * refusal) for a missing or malformed field, an end not after the start, a
+ * planned end already past, a threshold outside (0, 1], bad coordinates. */
+int lfr_store_deployment_create(lfr_store *store, const lfr_user *actor,
+                                const lfr_deployment_params *params, int64_t *id_out);
+
+/* Authorise deployment `id` (actor needs LFR_ACTION_DEPLOYMENT_AUTHORISE and
+ * must not be its creator); audited with the watchlist counts per category
+ * at that moment. Refused (audited): LFR_ERR_DENIED for self-authorisation,
+ * LFR_ERR_CONFLICT unless it is awaiting authorisation or when its planned
+ * end has passed. */
+int lfr_store_deployment_authorise(lfr_store *store, const lfr_user *actor, int64_t id);
+
+/* Start deployment `id` (LFR_ACTION_DEPLOYMENT_RUN): it must be authorised
+ * and now within its planned window. Freezes its watchlist: every subject
+ * in its categories that is neither removed nor expired, with the images
+ * that exist now; their templates are decrypted and sealed together into
+ * one new media file (the snapshot), the image ids and hashes recorded in
+ * the database, and the counts per category, the number of expired
+ * subjects left out and the snapshot hash audited ("deployment.start").
+ * All images must come from one embedder (LFR_ERR_CONFLICT otherwise).
+ * Refusals are audited. */
+int lfr_store_deployment_start(lfr_store *store, const lfr_user *actor, int64_t id);
+
+/* Stop a running deployment (LFR_ACTION_DEPLOYMENT_RUN); audited with the
+ * final counters of each camera. */
+int lfr_store_deployment_stop(lfr_store *store, const lfr_user *actor, int64_t id);
+
+/* Read one deployment (LFR_ACTION_DEPLOYMENT_LIST; not audited: no
+ * biometric data). LFR_ERR_NOT_FOUND when there is none. */
+int lfr_store_deployment_get(lfr_store *store, const lfr_user *actor, int64_t id,
+                             lfr_deployment *out);
+
+/* Call fn for each deployment whose planned or actual window meets
+ * [from, to] (ISO-8601 times or dates, inclusive; NULL for open ends), in id
+ * order (LFR_ACTION_DEPLOYMENT_LIST). The struct is valid during the call. */
+int lfr_store_deployment_list(lfr_store *store, const lfr_user *actor, const char *from,
+                              const char *to, int (*fn)(const lfr_deployment *d, void *ctx),
+                              void *ctx);
+
+/* A running deployment's frozen watchlist, in memory, for the pipeline.
+ * Biometric data: free it with lfr_watchlist_free(), which wipes it. */
+typedef struct lfr_watchlist {
+    int64_t deployment_id;
+    int n;                /* templates (one per image) */
+    float *templates;     /* n * LFR_TEMPLATE_DIM, L2-normalised */
+    int64_t *subject_ids; /* n */
+    int64_t *image_ids;   /* n */
+    double threshold;
+    char model_sha256[65]; /* the embedder the templates came from */
+} lfr_watchlist;
+
+/* Load the snapshot of running deployment `id` (LFR_ACTION_DEPLOYMENT_RUN;
+ * audited as "deployment.watchlist"). LFR_ERR_CONFLICT unless running;
+ * LFR_ERR_TAMPERED when the snapshot file was altered. */
+int lfr_store_deployment_watchlist(lfr_store *store, const lfr_user *actor, int64_t id,
+                                   lfr_watchlist **out);
+void lfr_watchlist_free(lfr_watchlist *wl);
+
+/* ---- Counters ---------------------------------------------------------------- */
+
+/* Counts a camera adds up while a deployment runs. Faces seen = tracks with
+ * at least one face that passed the quality gate. */
+typedef struct lfr_counters {
+    int64_t frames;          /* decoded and processed */
+    int64_t frames_dropped;  /* dropped to keep up with a live source */
+    int64_t detections;      /* faces detected, over all frames */
+    int64_t faces_seen;      /* tracks with a face that passed the quality gate */
+    int64_t quality_rejects; /* tracks that never passed it */
+    int64_t alerts;          /* alerts raised (also counted from the alerts) */
+} lfr_counters;
+
+/* Add `delta` to camera `camera`'s counters of running deployment `id`
+ * (LFR_ACTION_DEPLOYMENT_RUN). Not audited (the pipeline calls it every few
+ * seconds); the totals are audited when the deployment stops and checked by
+ * lfr_audit_verify from then on. Negative values are refused. */
+int lfr_store_counters_add(lfr_store *store, const lfr_user *actor, int64_t id, const char *camera,
+                           const lfr_counters *delta);
+
+/* Call fn for each camera of deployment `id` with its counters
+ * (LFR_ACTION_DEPLOYMENT_LIST). */
+int lfr_store_counters_get(lfr_store *store, const lfr_user *actor, int64_t id,
+                           int (*fn)(const char *camera, const lfr_counters *c, void *ctx),
+                           void *ctx);
+
+/* ---- Alerts ------------------------------------------------------------------ */
+
+/* Adjudication by the operator, then confirmation after an engagement. */
+typedef enum lfr_outcome {
+    LFR_OUTCOME_NOT_ADJUDICATED = 1, /* "not_adjudicated" */
+    LFR_OUTCOME_TRUE = 2,            /* "true": operator judged it the same person */
+    LFR_OUTCOME_FALSE = 3,           /* "false": operator judged it someone else */
+    LFR_OUTCOME_CONFIRMED_TRUE = 4,  /* "confirmed_true": identity confirmed on engagement */
+    LFR_OUTCOME_CONFIRMED_FALSE = 5, /* "confirmed_false": engagement showed someone else */
+} lfr_outcome;
+#define LFR_N_OUTCOMES 5
+
+/* What officers did. */
+typedef enum lfr_engagement {
+    LFR_ENGAGEMENT_NONE = 0,           /* "none": not recorded (yet) */
+    LFR_ENGAGEMENT_NOT_STOPPED = 1,    /* "not_stopped" */
+    LFR_ENGAGEMENT_SPOKEN_TO = 2,      /* "spoken_to" */
+    LFR_ENGAGEMENT_ARRESTED = 3,       /* "arrested" */
+    LFR_ENGAGEMENT_OTHER_DISPOSAL = 4, /* "other_disposal" */
+} lfr_engagement;
+#define LFR_N_ENGAGEMENTS 4
+
+const char *lfr_outcome_name(lfr_outcome o);
+int lfr_outcome_parse(const char *name, lfr_outcome *out);
+const char *lfr_engagement_name(lfr_engagement e);
+int lfr_engagement_parse(const char *name, lfr_engagement *out);
+
+/* What the pipeline records of an alert. */
+typedef struct lfr_alert_params {
+    int64_t deployment_id;
+    const char *camera;  /* one of the deployment's camera names */
+    const char *time;    /* when the frame was captured; NULL = now */
+    int64_t track;       /* the pipeline's track number */
+    int64_t image_id;    /* the best-scoring watchlist image (its subject follows) */
+    double score;        /* cosine similarity, >= the deployment's threshold */
+    const uint8_t *crop; /* the probe face as a JPEG; sealed at rest; may be NULL */
+    size_t crop_size;    /* at most 4 MiB */
+} lfr_alert_params;
+
+typedef struct lfr_alert {
+    int64_t id, deployment_id, track, subject_id, image_id;
+    char camera[LFR_CAMERA_NAME_MAX + 1];
+    char time[32];
+    double score;
+    char subject_reference[LFR_SUBJECT_REF_MAX + 1];
+    lfr_category category;
+    int has_crop;         /* 1 while the probe crop exists */
+    char crop_sha256[65]; /* "" when recorded without a crop */
+    char crop_deleted_at[32];
+    lfr_outcome outcome;
+    char adjudicated_by[LFR_USER_NAME_MAX + 1], adjudicated_at[32];
+    lfr_engagement engagement;
+    char note[LFR_DEPLOYMENT_TEXT_MAX + 1];
+    char recorded_by[LFR_USER_NAME_MAX + 1];
+} lfr_alert;
+
+/* Record an alert for a running deployment (LFR_ACTION_DEPLOYMENT_RUN): the
+ * image must belong to the deployment's snapshot. The crop is sealed into a
+ * media file before the row and its "alert.add" entry commit. */
+int lfr_store_alert_add(lfr_store *store, const lfr_user *actor, const lfr_alert_params *a,
+                        int64_t *id_out);
+
+/* Filter for lfr_store_alert_list: 0 / NULL fields match everything. */
+typedef struct lfr_alert_filter {
+    int64_t deployment_id;
+    lfr_outcome outcome;
+    const char *from, *to; /* alert time, inclusive */
+} lfr_alert_filter;
+
+/* Call fn for each matching alert in id order (LFR_ACTION_ALERT_LIST; no
+ * biometric data, not audited). */
+int lfr_store_alert_list(lfr_store *store, const lfr_user *actor, const lfr_alert_filter *filter,
+                         int (*fn)(const lfr_alert *a, void *ctx), void *ctx);
+
+/* Read alert `id` (LFR_ACTION_ALERT_SHOW; audited as "alert.show"). When
+ * crop_out is not NULL and the crop still exists, it is decrypted into a
+ * malloc'd buffer (*crop_out, *crop_size): biometric data the caller wipes
+ * and frees. */
+int lfr_store_alert_show(lfr_store *store, const lfr_user *actor, int64_t id, lfr_alert *out,
+                         uint8_t **crop_out, size_t *crop_size);
+
+/* Adjudicate alert `id` (LFR_ACTION_ALERT_ADJUDICATE): set its outcome and,
+ * unless LFR_ENGAGEMENT_NONE, the engagement; note may be NULL. Audited as
+ * "alert.adjudicate"; lfr_audit_verify checks each alert against its newest
+ * such entry. Outcome not_adjudicated is refused. */
+int lfr_store_alert_adjudicate(lfr_store *store, const lfr_user *actor, int64_t id,
+                               lfr_outcome outcome, lfr_engagement engagement, const char *note);
+
+/* ---- Retention policy ------------------------------------------------------------ */
+
+/* The one configuration of what is kept and for how long. */
+typedef struct lfr_policy {
+    int64_t alert_crop_days;            /* alert crops and probe data: 31 */
+    int64_t snapshot_purge_hours;       /* a stopped deployment's frozen templates: 24 */
+    int64_t expired_subject_days;       /* grace after a subject expires before its images go: 0 */
+    char set_by[LFR_USER_NAME_MAX + 1]; /* "" for the defaults */
+    char set_at[32];
+} lfr_policy;
+
+/* The policy in force (no actor: it is public). */
+int lfr_store_policy_get(lfr_store *store, lfr_policy *out);
+
+/* Set one value ("alert_crop_days", "snapshot_purge_hours",
+ * "expired_subject_days"; 0 to 3650 days / 87600 hours) (actor needs
+ * LFR_ACTION_POLICY_SET); audited as "policy.set" with old and new values. */
+int lfr_store_policy_set(lfr_store *store, const lfr_user *actor, const char *key, int64_t value);
+
+/* What one retention run deleted. */
+typedef struct lfr_retention_result {
+    int64_t alert_crops;     /* alert crops deleted */
+    int64_t snapshots;       /* deployment snapshots purged */
+    int64_t snapshot_images; /* templates in them */
+    int64_t subject_images;  /* images of expired subjects deleted */
+    int64_t subjects;        /* expired subjects whose images went */
+    int64_t orphans;         /* unreferenced media files swept */
+} lfr_retention_result;
+
+/* Enforce the policy (LFR_ACTION_RETENTION_RUN). Each kind of deletion
+ * commits the rows' deletion and a "retention.delete" receipt (what, how
+ * many, the hashes) in one transaction, then removes the files; so it can
+ * be killed at any point and run again: it is idempotent, and files a kill
+ * left behind are swept. Ends with a "retention.run" entry holding the
+ * policy and the totals. */
+int lfr_store_retention_run(lfr_store *store, const lfr_user *actor, lfr_retention_result *out);
+
+/* Check that a user may produce a report and audit it ("report.<kind>",
+ * detail: the range and format). Reports are built from the lists above. */
+int lfr_store_report_begin(lfr_store *store, const lfr_user *actor, const char *kind,
+                           const char *from, const char *to, const char *format);
+
+/* ---- Reports ---------------------------------------------------------------- */
+
+/* Output formats. */
+typedef enum lfr_report_format {
+    LFR_REPORT_JSON = 1,
+    LFR_REPORT_CSV = 2, /* grid only */
+    LFR_REPORT_MD = 3,
+    LFR_REPORT_HTML = 4, /* FOI only */
+} lfr_report_format;
+
+/* "json", "csv", "md" or "html"; LFR_ERR_INVALID otherwise. */
+int lfr_report_format_parse(const char *name, lfr_report_format *out);
+
+/* The deployment grid: one row per deployment whose window (actual, else
+ * planned) meets [from, to] (ISO-8601 times or dates, inclusive; NULL for
+ * open ends): date, window, location, purpose, installation, watchlist size
+ * (total and per category, as frozen at start), faces seen, alerts, true
+ * alerts (outcome true or confirmed_true), false alerts (false or
+ * confirmed_false), engagements (spoken to, arrested or other disposal),
+ * arrests, and the false-alert rate (false alerts per face seen). JSON, CSV
+ * or Markdown to `out` (actor needs LFR_ACTION_REPORT; audited). */
+int lfr_report_grid(lfr_store *store, const lfr_user *actor, const char *from, const char *to,
+                    lfr_report_format format, FILE *out);
+
+/* The transparency report for [from, to]: deployments (dates, places,
+ * purposes, justification, legal basis, installation, authorisation);
+ * faces scanned; true and false alerts and those that led to police
+ * action; watchlist sizes per category and image provenance; images
+ * retained now and deletions performed (from the receipts in the audit
+ * chain); the retention policy in force; accuracy and bias tests on
+ * record; data shared with third parties; and the statement that no
+ * demographic attribute of scanned people is inferred or recorded. Every
+ * figure names the records it was computed from. JSON, Markdown or HTML
+ * (actor needs LFR_ACTION_REPORT; audited). */
+int lfr_report_foi(lfr_store *store, const lfr_user *actor, const char *from, const char *to,
+                   lfr_report_format format, FILE *out);
 
 /* ---- Audit chain ---------------------------------------------------------- */
 

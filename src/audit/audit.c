@@ -100,10 +100,20 @@ void lfr__json_append_str(char *buf, size_t cap, const char *s)
 int lfr__audit_append(lfr_store *s, const char *actor, const char *action, const char *object,
                       const char *detail)
 {
+    return lfr__audit_append_at(s, NULL, actor, action, object, detail);
+}
+
+int lfr__audit_append_at(lfr_store *s, const char *time, const char *actor, const char *action,
+                         const char *object, const char *detail)
+{
     uint64_t head;
     uint8_t prev[LFR_HASH_BYTES], hash[LFR_HASH_BYTES];
     char now[LFR__TIME_LEN];
-    int rc = lfr__clock_now(now);
+    int rc = LFR_OK;
+    if (time)
+        snprintf(now, sizeof now, "%s", time);
+    else
+        rc = lfr__clock_now(now);
     if (!rc) rc = s->be->audit_head(s->db, &head, prev);
     if (rc) return lfr__err_prefix(rc, "audit");
     if (!detail) detail = "{}";

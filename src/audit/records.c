@@ -11,8 +11,11 @@
  * and named. The entries' details are rebuilt from the rows by the same
  * functions that wrote them, and compared as text.
  *
- * Records that later change through the program (a role change, an alert's
- * adjudication) will be checked against the newest entry for them.
+ * Deployments are checked step by step (create, authorise, start with its
+ * frozen watchlist's hash, stop with the final counters, purge), each
+ * against its one entry, actor and time; an alert against its alert.add
+ * entry and its adjudication against the newest alert.adjudicate entry; a
+ * policy value against the newest policy.set entry for it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +182,161 @@ static int same_count(check *c, const char *action, const char *kind)
     return mismatch(c, 0, "%s: records were deleted outside lfr", what);
 }
 
+/* ---- Deployments, alerts, policy ------------------------------------------------------ */
+
+/* All entries of one action on one object: how many, and the newest. */
+typedef struct newest {
+    int n;
+    uint64_t seq;
+    char *detail, *actor, *time;
+} newest;
+
+static void newest_free(newest *f)
+{
+    free(f->detail);
+    free(f->actor);
+    free(f->time);
+}
+
+static int on_newest(const lfr_audit_entry *e, void *ctx)
+{
+    newest *f = ctx;
+    f->n++;
+    newest_free(f);
+    f->seq = e->seq;
+    f->detail = strdup(e->detail);
+    f->actor = strdup(e->actor);
+    f->time = strdup(e->time);
+    if (!f->detail || !f->actor || !f->time) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+static int lookup_newest(lfr_store *s, const char *action, const char *object, newest *f)
+{
+    memset(f, 0, sizeof *f);
+    lfr_audit_filter q = {.action = action, .object = object};
+    return s->be->audit_each(s->db, &q, on_newest, f);
+}
+
+/* A step of a record's life: recorded by exactly one `action` entry when
+ * `by` is set (none otherwise), by that actor at that time, with `detail`
+ * (NULL: not compared). */
+static int check_step(check *c, const char *what, const char *action, const char *object,
+                      const char *by, const char *at, const char *detail)
+{
+    newest f;
+    int rc = lookup_newest(c->s, action, object, &f);
+    if (rc) {
+        newest_free(&f);
+        return rc;
+    }
+    if (!by[0] && f.n)
+        rc = mismatch(c, f.seq, "%s was undone outside lfr", what);
+    else if (by[0] && !f.n)
+        rc = mismatch(c, 0, "%s: a step has no audit entry: changed outside lfr", what);
+    else if (f.n > 1)
+        rc = mismatch(c, f.seq, "%s has more than one entry for one step", what);
+    else if (f.n == 1 &&
+             (strcmp(f.actor, by) || strcmp(f.time, at) || (detail && strcmp(f.detail, detail))))
+        rc = mismatch(c, f.seq, "%s no longer matches this audit entry: changed outside lfr", what);
+    newest_free(&f);
+    return rc;
+}
+
+static int check_deployment(const lfr__deployment_row *r, void *ctx)
+{
+    check *c = ctx;
+    const lfr_deployment *d = &r->d;
+    char what[64], object[48];
+    snprintf(what, sizeof what, "deployment %lld", (long long)d->id);
+    snprintf(object, sizeof object, "deployment:%lld", (long long)d->id);
+    char *det = lfr__deployment_detail(d);
+    if (!det) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    c->n_rows++;
+    int rc = check_step(c, what, "deployment.create", object, d->created_by, d->created_at, det);
+    free(det);
+    if (!rc)
+        rc = check_step(c, what, "deployment.authorise", object, d->authorised_by, d->authorised_at,
+                        NULL);
+    if (!rc) {
+        char start[2048];
+        lfr__deployment_start_detail(d, start, sizeof start);
+        rc = check_step(c, what, "deployment.start", object, d->started_by, d->started_at, start);
+    }
+    if (!rc && d->started_at[0]) {
+        char hex[2 * LFR_HASH_BYTES + 1];
+        rc = lfr__snapshot_hash(c->s, d->id, hex);
+        if (!rc && strcmp(hex, d->snapshot_hash))
+            rc = mismatch(c, 0, "%s: its frozen watchlist rows were changed outside lfr", what);
+    }
+    if (!rc && d->stopped_at[0]) {
+        char *stop = lfr__deployment_stop_detail(c->s, d->id);
+        if (!stop) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+        rc = check_step(c, what, "deployment.stop", object, d->stopped_by, d->stopped_at, stop);
+        free(stop);
+    } else if (!rc) {
+        rc = check_step(c, what, "deployment.stop", object, "", "", NULL);
+    }
+    if (!rc) {
+        newest f;
+        rc = lookup_newest(c->s, "retention.delete", object, &f);
+        if (!rc && (f.n > 0) != (d->purged_at[0] != 0))
+            rc = mismatch(c, f.seq,
+                          "%s: its snapshot purge and the audit chain disagree: changed outside"
+                          " lfr",
+                          what);
+        newest_free(&f);
+    }
+    return rc;
+}
+
+static int check_alert(const lfr__alert_row *r, void *ctx)
+{
+    check *c = ctx;
+    const lfr_alert *a = &r->a;
+    char what[64], object[48], det[1024];
+    snprintf(what, sizeof what, "alert %lld", (long long)a->id);
+    snprintf(object, sizeof object, "alert:%lld", (long long)a->id);
+    lfr__alert_detail(a, det, sizeof det);
+    int rc = compare(c, what, "alert.add", object, det, NULL);
+    if (rc) return rc;
+    if (a->adjudicated_by[0]) {
+        char adj[3200];
+        lfr__adjudication_detail(a, adj, sizeof adj);
+        newest f;
+        rc = lookup_newest(c->s, "alert.adjudicate", object, &f);
+        if (!rc && (!f.n || strcmp(f.detail, adj) || strcmp(f.actor, a->adjudicated_by) ||
+                    strcmp(f.time, a->adjudicated_at)))
+            rc = mismatch(c, f.seq,
+                          "%s: its adjudication no longer matches its newest audit entry:"
+                          " changed outside lfr",
+                          what);
+        newest_free(&f);
+        return rc;
+    }
+    if (a->outcome != LFR_OUTCOME_NOT_ADJUDICATED || a->engagement != LFR_ENGAGEMENT_NONE ||
+        a->note[0])
+        return mismatch(c, 0, "%s: adjudicated without an audit entry: changed outside lfr", what);
+    return check_step(c, what, "alert.adjudicate", object, "", "", NULL);
+}
+
+static int check_policy(const char *key, int64_t value, const char *by, const char *at, void *ctx)
+{
+    check *c = ctx;
+    char what[96], object[96], prefix[64];
+    snprintf(what, sizeof what, "policy %s", key);
+    snprintf(object, sizeof object, "policy:%s", key);
+    snprintf(prefix, sizeof prefix, "{\"value\":%lld,", (long long)value);
+    newest f;
+    int rc = lookup_newest(c->s, "policy.set", object, &f);
+    if (!rc && (!f.n || strncmp(f.detail, prefix, strlen(prefix)) || strcmp(f.actor, by) ||
+                strcmp(f.time, at)))
+        rc = mismatch(c, f.seq, "%s no longer matches its newest audit entry: changed outside lfr",
+                      what);
+    newest_free(&f);
+    return rc;
+}
+
 int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v)
 {
     check c = {s, v, 0};
@@ -198,6 +356,15 @@ int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v)
         c.n_rows = 0;
         rc = s->be->subject_each(s->db, 1, "", check_subject, &c);
         if (!rc) rc = same_count(&c, "subject.add", "subjects");
+    }
+    if (!rc && s->version >= 5) {
+        c.n_rows = 0;
+        rc = s->be->deployment_each(s->db, NULL, NULL, check_deployment, &c);
+        if (!rc) rc = same_count(&c, "deployment.create", "deployments");
+        c.n_rows = 0;
+        if (!rc) rc = s->be->alert_each(s->db, NULL, check_alert, &c);
+        if (!rc) rc = same_count(&c, "alert.add", "alerts");
+        if (!rc) rc = s->be->policy_each(s->db, check_policy, &c);
     }
     if (rc == STOP) {
         if (v->first_bad)

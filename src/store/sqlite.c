@@ -820,6 +820,7 @@ static int sq_media_used(void *db, const char *name, int *used_out)
     else
         rc = db_err(db, "read images");
     sqlite3_finalize(st);
+    if (!rc && !*used_out) rc = lfr__sq_media_used_v5(db, name, used_out);
     return rc;
 }
 
@@ -851,6 +852,21 @@ const lfr__backend lfr__sqlite_backend = {
     .subject_remove = sq_subject_remove,
     .watchlist_stats = sq_watchlist_stats,
     .media_used = sq_media_used,
+    .deployment_insert = lfr__sq_deployment_insert,
+    .deployment_get = lfr__sq_deployment_get,
+    .deployment_each = lfr__sq_deployment_each,
+    .deployment_update = lfr__sq_deployment_update,
+    .snapshot_insert = lfr__sq_snapshot_insert,
+    .snapshot_each = lfr__sq_snapshot_each,
+    .counters_add = lfr__sq_counters_add,
+    .counters_each = lfr__sq_counters_each,
+    .alert_insert = lfr__sq_alert_insert,
+    .alert_get = lfr__sq_alert_get,
+    .alert_each = lfr__sq_alert_each,
+    .alert_update = lfr__sq_alert_update,
+    .image_delete = lfr__sq_image_delete,
+    .policy_each = lfr__sq_policy_each,
+    .policy_put = lfr__sq_policy_put,
     .audit_head = sq_audit_head,
     .audit_insert = sq_audit_insert,
     .audit_each = sq_audit_each,

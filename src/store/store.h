@@ -32,6 +32,25 @@ typedef struct lfr__audit_row {
     const uint8_t *prev_hash, *hash;
 } lfr__audit_row;
 
+/* Deployment, snapshot and alert rows: the public structs plus what only
+ * the store sees (the names of sealed files). */
+typedef struct lfr__deployment_row {
+    lfr_deployment d;
+    char snapshot_file[65]; /* "" when none or purged */
+} lfr__deployment_row;
+
+typedef struct lfr__snapshot_entry {
+    int64_t subject_id, image_id;
+    lfr_category category;
+    char sha256[65];
+} lfr__snapshot_entry;
+
+typedef struct lfr__alert_row {
+    lfr_alert a;
+    char crop_file[65]; /* "" when none or deleted */
+    char recorded_at[32];
+} lfr__alert_row;
+
 typedef struct lfr__backend {
     const char *name;
 
@@ -91,6 +110,41 @@ typedef struct lfr__backend {
     int (*watchlist_stats)(void *db, const char *now, lfr_watchlist_stats *out);
     int (*media_used)(void *db, const char *name, int *used_out);
 
+    /* Deployments (sqlite_records.c). deployment_insert writes the row and
+     * its cameras; deployment_update rewrites the fields that change after
+     * creation (authorisation, start, stop, snapshot, purge); deployment_each
+     * walks those whose window (actual, else planned) meets [from, to].
+     * snapshot_* are the frozen watchlist's rows. counters_add adds to a
+     * camera's counters (LFR_ERR_NOT_FOUND for no such camera). */
+    int (*deployment_insert)(void *db, const lfr__deployment_row *r, int64_t *id_out);
+    int (*deployment_get)(void *db, int64_t id, lfr__deployment_row *out);
+    int (*deployment_each)(void *db, const char *from, const char *to,
+                           int (*fn)(const lfr__deployment_row *r, void *ctx), void *ctx);
+    int (*deployment_update)(void *db, const lfr__deployment_row *r);
+    int (*snapshot_insert)(void *db, int64_t deployment_id, int64_t idx,
+                           const lfr__snapshot_entry *e);
+    int (*snapshot_each)(void *db, int64_t deployment_id,
+                         int (*fn)(const lfr__snapshot_entry *e, void *ctx), void *ctx);
+    int (*counters_add)(void *db, int64_t deployment_id, const char *camera,
+                        const lfr_counters *delta);
+    int (*counters_each)(void *db, int64_t deployment_id,
+                         int (*fn)(const char *camera, const lfr_counters *c, void *ctx),
+                         void *ctx);
+    /* Alerts: alert_update rewrites adjudication and crop fields. */
+    int (*alert_insert)(void *db, const lfr__alert_row *r, int64_t *id_out);
+    int (*alert_get)(void *db, int64_t id, lfr__alert_row *out);
+    int (*alert_each)(void *db, const lfr_alert_filter *f,
+                      int (*fn)(const lfr__alert_row *r, void *ctx), void *ctx);
+    int (*alert_update)(void *db, const lfr__alert_row *r);
+    /* Mark one image deleted (retention of expired subjects). */
+    int (*image_delete)(void *db, int64_t image_id, const char *when);
+    /* Policy values that were set: each (key, value, by, at). */
+    int (*policy_each)(void *db,
+                       int (*fn)(const char *key, int64_t value, const char *by, const char *at,
+                                 void *ctx),
+                       void *ctx);
+    int (*policy_put)(void *db, const char *key, int64_t value, const char *by, const char *at);
+
     /* Audit: the newest entry (seq 0 and zero hash when empty), append, and a
      * walk in seq order with optional exact-match filters and a time range
      * (ISO-8601 strings compared as text; NULL for none). */
@@ -101,6 +155,37 @@ typedef struct lfr__backend {
 } lfr__backend;
 
 extern const lfr__backend lfr__sqlite_backend;
+
+/* sqlite_records.c: the deployment, alert and policy operations of the
+ * SQLite backend (the table in sqlite.c points at them). */
+int lfr__sq_deployment_insert(void *db, const lfr__deployment_row *r, int64_t *id_out);
+int lfr__sq_deployment_get(void *db, int64_t id, lfr__deployment_row *out);
+int lfr__sq_deployment_each(void *db, const char *from, const char *to,
+                            int (*fn)(const lfr__deployment_row *r, void *ctx), void *ctx);
+int lfr__sq_deployment_update(void *db, const lfr__deployment_row *r);
+int lfr__sq_snapshot_insert(void *db, int64_t deployment_id, int64_t idx,
+                            const lfr__snapshot_entry *e);
+int lfr__sq_snapshot_each(void *db, int64_t deployment_id,
+                          int (*fn)(const lfr__snapshot_entry *e, void *ctx), void *ctx);
+int lfr__sq_counters_add(void *db, int64_t deployment_id, const char *camera,
+                         const lfr_counters *delta);
+int lfr__sq_counters_each(void *db, int64_t deployment_id,
+                          int (*fn)(const char *camera, const lfr_counters *c, void *ctx),
+                          void *ctx);
+int lfr__sq_alert_insert(void *db, const lfr__alert_row *r, int64_t *id_out);
+int lfr__sq_alert_get(void *db, int64_t id, lfr__alert_row *out);
+int lfr__sq_alert_each(void *db, const lfr_alert_filter *f,
+                       int (*fn)(const lfr__alert_row *r, void *ctx), void *ctx);
+int lfr__sq_alert_update(void *db, const lfr__alert_row *r);
+int lfr__sq_image_delete(void *db, int64_t image_id, const char *when);
+int lfr__sq_policy_each(void *db,
+                        int (*fn)(const char *key, int64_t value, const char *by, const char *at,
+                                  void *ctx),
+                        void *ctx);
+int lfr__sq_policy_put(void *db, const char *key, int64_t value, const char *by, const char *at);
+/* Whether a live row names media file `name` in the records of schema 5
+ * (snapshots, alert crops). */
+int lfr__sq_media_used_v5(void *db, const char *name, int *used_out);
 
 /* SQLite schema steps: lfr__sqlite_migrations[i] takes version i to i + 1. */
 extern const char *const lfr__sqlite_migrations[];
@@ -162,6 +247,26 @@ int lfr__evaluation_metrics_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_
 char *lfr__subject_detail(const lfr_subject *sub, const lfr_subject_image *im, int n);
 int lfr__subject_images(lfr_store *s, int64_t id, lfr_subject_image **out, int *n_out);
 
+/* subjects.c: sealed files under media/. lfr__media_write creates a new
+ * file (O_EXCL, 0600) and syncs it; lfr__media_sync syncs the folder;
+ * lfr__media_read reads a whole file (at most max_size bytes, malloc'd);
+ * lfr__media_template decrypts an image's template. */
+int lfr__media_write(const lfr_store *s, const char *name, const uint8_t *data, size_t n);
+void lfr__media_unlink(const lfr_store *s, const char *name);
+int lfr__media_sync(const lfr_store *s);
+int lfr__media_read(const lfr_store *s, const char *name, size_t max_size, uint8_t **out,
+                    size_t *n_out);
+int lfr__media_template(const lfr_store *s, const lfr_subject_image *im, float *tpl);
+
+/* deployments.c: the audit details verification rebuilds from the rows. */
+char *lfr__deployment_detail(const lfr_deployment *d);
+void lfr__deployment_start_detail(const lfr_deployment *d, char *out, size_t cap);
+char *lfr__deployment_stop_detail(lfr_store *s, int64_t id);
+void lfr__alert_detail(const lfr_alert *a, char *out, size_t cap);
+void lfr__adjudication_detail(const lfr_alert *a, char *out, size_t cap);
+/* The hash of a snapshot's rows (hex), as recorded at start. */
+int lfr__snapshot_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_HASH_BYTES + 1]);
+
 /* ---- crypt.c: encryption at rest --------------------------------------------- */
 
 #define LFR__KEY_BYTES 32
@@ -192,6 +297,11 @@ int lfr__unseal(const uint8_t *key, const uint8_t *sealed, size_t n, const char 
  * when NULL). The time comes from the clock. */
 int lfr__audit_append(lfr_store *s, const char *actor, const char *action, const char *object,
                       const char *detail);
+
+/* The same with the entry's time given (a time the record also holds, so
+ * that verification can compare the two); NULL means now. */
+int lfr__audit_append_at(lfr_store *s, const char *time, const char *actor, const char *action,
+                         const char *object, const char *detail);
 
 /* Append a refusal in a transaction of its own, then return `status`
  * unchanged with lfr_errmsg() as it was: `return lfr__audit_refusal(s, ...)`.

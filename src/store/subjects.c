@@ -680,3 +680,34 @@ int lfr_store_media_sweep(lfr_store *s, int64_t *n_out)
     if (n_out) *n_out = removed;
     return rc;
 }
+
+/* ---- Media files for the other records (deployments.c, retention.c) ----------------------- */
+
+int lfr__media_write(const lfr_store *s, const char *name, const uint8_t *data, size_t n)
+{
+    return media_write(s, name, data, n);
+}
+
+void lfr__media_unlink(const lfr_store *s, const char *name)
+{
+    media_unlink(s, name);
+}
+
+int lfr__media_sync(const lfr_store *s)
+{
+    return sync_media_dir(s);
+}
+
+int lfr__media_read(const lfr_store *s, const char *name, size_t max_size, uint8_t **out,
+                    size_t *n_out)
+{
+    char path[4096];
+    int rc = media_path(s, name, path, sizeof path);
+    if (!rc) rc = lfr__read_file(path, max_size, out, n_out);
+    return rc;
+}
+
+int lfr__media_template(const lfr_store *s, const lfr_subject_image *im, float *tpl)
+{
+    return media_template(s, im, tpl);
+}

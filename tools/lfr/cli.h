@@ -9,6 +9,16 @@
 /* init, user, audit, ... (the records: src/store, src/audit). */
 int lfr_cli_records(const char *cmd, int argc, char **argv);
 
+/* deployment, alert, policy, retention, report (deploy.c). */
+int lfr_cli_deploy(const char *cmd, int argc, char **argv);
+
+/* Open the home (NULL: $LFR_HOME, else ./lfr-data) and log in as `user`
+ * (password from $LFR_PASSWORD or the terminal). 0, else the exit status
+ * after a message. */
+typedef struct lfr_store lfr_store;
+typedef struct lfr_user lfr_user;
+int lfr_cli_login(const char *home, const char *user, lfr_store **st, lfr_user *me);
+
 /* Their lines for the usage screen. */
 extern const char lfr_cli_records_usage[];
 

@@ -57,6 +57,34 @@ const char lfr_cli_records_usage[] =
     "  subject show ID --user NAME    one subject and its image hashes (audited)\n"
     "  subject remove ID --user NAME  take off the watchlist and delete its images\n"
     "  watchlist stats --user NAME    counts per category and provenance\n"
+    "  deployment create --user NAME --purpose P --justification J --legal-basis L\n"
+    "              --location NAME --lat X --lon Y --installation temporary|permanent|\n"
+    "              mobile_unit --start T --end T --threshold X --camera NAME=URL...\n"
+    "              [--dpia REF] [--eia REF] [--categories C,C,...]\n"
+    "                                 record a deployment awaiting authorisation\n"
+    "  deployment authorise|start|stop ID --user NAME\n"
+    "                                 authorise (an authorising officer other than\n"
+    "                                 its creator), start (freezes the watchlist),\n"
+    "                                 stop\n"
+    "  deployment list --user NAME [--from T] [--to T]\n"
+    "  deployment show ID --user NAME with its cameras, counters and snapshot\n"
+    "  alert list --user NAME [--deployment ID] [--outcome O] [--from T] [--to T]\n"
+    "  alert show ID --user NAME [--crop FILE]\n"
+    "                                 one alert (audited); --crop writes the probe\n"
+    "                                 face (JPEG) to FILE\n"
+    "  alert adjudicate ID --user NAME --outcome true|false|confirmed_true|\n"
+    "              confirmed_false [--engagement not_stopped|spoken_to|arrested|\n"
+    "              other_disposal] [--note TEXT]\n"
+    "  policy show                    the retention policy in force\n"
+    "  policy set KEY VALUE --user ADMIN\n"
+    "                                 alert_crop_days (31), snapshot_purge_hours (24),\n"
+    "                                 expired_subject_days (0)\n"
+    "  retention run --user ADMIN     delete what the policy says is due; prints\n"
+    "                                 what was deleted (receipts in the audit chain)\n"
+    "  report grid --user NAME [--from D] [--to D] [--format csv|json|md]\n"
+    "                                 one row per deployment\n"
+    "  report foi --user NAME [--from D] [--to D] [--format md|html|json]\n"
+    "                                 the transparency report\n"
     "  --user NAME runs the command as NAME; the password comes from $LFR_PASSWORD,\n"
     "  else the terminal.\n";
 
@@ -639,5 +667,16 @@ int lfr_cli_records(const char *cmd, int argc, char **argv)
     if (!strcmp(cmd, "evaluation")) return cmd_evaluation(argc, argv);
     if (!strcmp(cmd, "subject")) return cmd_subject(argc, argv);
     if (!strcmp(cmd, "watchlist")) return cmd_watchlist(argc, argv);
-    return -1;
+    return lfr_cli_deploy(cmd, argc, argv);
+}
+
+int lfr_cli_login(const char *home, const char *user, lfr_store **st, lfr_user *me)
+{
+    ropts o;
+    memset(&o, 0, sizeof o);
+    o.home = home;
+    if (!o.home) o.home = getenv("LFR_HOME");
+    if (!o.home || !*o.home) o.home = "lfr-data";
+    o.user = user;
+    return open_as(&o, st, me);
 }
