@@ -30,6 +30,7 @@ typedef struct opts {
     const char *dataset;     /* the data set's name on record (default: the manifest's) */
     long impostors;          /* eval verify: sampled impostor pairs */
     int impostors_set;
+    long impostors_per_group; /* eval verify: extra same-group impostor pairs per group */
     long genuine_per_id; /* eval verify: at most this many genuine pairs per identity (0 all) */
     uint64_t seed;
     int bootstrap; /* replicates */

@@ -152,6 +152,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             if (!parse_long(v, 0, 1000000000L, &n)) return fail("--impostors must be a count"), 0;
             o->impostors = n;
             o->impostors_set = 1;
+        } else if (!strcmp(a, "--impostors-per-group")) {
+            NEED_VALUE;
+            if (!parse_long(v, 0, 100000000L, &n))
+                return fail("--impostors-per-group must be a count"), 0;
+            o->impostors_per_group = n;
         } else if (!strcmp(a, "--genuine-per-id")) {
             NEED_VALUE;
             if (!parse_long(v, 0, 1000000000L, &n))
