@@ -220,6 +220,9 @@ int lfr__diff_compute(const lfr__diff_item *items, size_t n, int n_identities,
                 for (size_t q = 0; q < reps; q++)
                     col[q] = ratio[q * gk + slot];
                 interval(col, reps, &r->ratio_low, &r->ratio_high);
+                /* The reference against itself is 1 by definition, even
+                 * when replicates without its errors leave it undefined. */
+                if (g == p->reference) r->ratio = r->ratio_low = r->ratio_high = 1;
             }
         }
 out:

@@ -56,6 +56,15 @@ typedef struct lfr__diff_item {
     unsigned char err; /* 1 when the decision was wrong */
 } lfr__diff_item;
 
+/* The error flag of a 1:1 comparison at a threshold, with the module's
+ * decision rule (a match when score >= threshold, eval.h): a genuine score
+ * below it is a false non-match, an impostor score at or above it a false
+ * match; a score exactly at the threshold is a match. */
+static inline unsigned char lfr__diff_error_1to1(double score, int genuine, double threshold)
+{
+    return genuine ? score < threshold : score >= threshold;
+}
+
 typedef struct lfr__diff_rate {
     int estimable;          /* 0: report "not estimable", ignore value */
     double value;           /* errors / count (NaN when count is 0) */

@@ -121,7 +121,7 @@ static int differentials(const opts *o, const lfr__manifest *m, const lfr__eval_
             .id_b = cmp->same[k] ? -1 : m->identity[cmp->b[k]],
             .group = g,
             .pos = cmp->same[k],
-            .err = cmp->same[k] ? score[k] < thr : score[k] >= thr,
+            .err = lfr__diff_error_1to1(score[k], cmp->same[k], thr),
         };
     }
     /* Reference: --reference COLUMN=VALUE, else the group with the most
