@@ -65,4 +65,9 @@ int lfr__png_decode(const uint8_t *data, size_t size, const char *name, uint64_t
  * chunk; 1 when absent or unreadable. Never reads outside [tiff, tiff + size). */
 int lfr__exif_tiff_orientation(const uint8_t *tiff, size_t size);
 
+/* Encode the region (x, y, w, h) of an RGB image, clipped to the image, as a
+ * JPEG of the given quality (1-100) into a malloc'd buffer (*out, *out_n). */
+int lfr__jpeg_encode_region(const lfr_image *img, int x, int y, int w, int h, int quality,
+                            uint8_t **out, size_t *out_n);
+
 #endif
