@@ -34,6 +34,7 @@ done
 #   clang-14 + libclang-rt-14-dev: libFuzzer and sanitizer runtimes for clang
 #   sqlite3: the CLI, used by tests to tamper with a database behind lfr's back
 #   nodejs + npm: `npm pack` of the model packages, optional oracle/bench peer
+#   chromium: headless check that the evaluation's HTML report renders
 packages=(
     build-essential
     cmake
@@ -52,6 +53,7 @@ packages=(
     nodejs
     npm
     ca-certificates
+    chromium
 )
 
 # A package counts as present when dpkg says it is installed. nodejs and npm

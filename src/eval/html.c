@@ -14,7 +14,7 @@
 #define W 640
 #define H 400
 #define ML 70 /* margins: left, right, top, bottom */
-#define MR 150
+#define MR 170
 #define MT 30
 #define MB 50
 
@@ -285,7 +285,7 @@ void lfr__html_lines(FILE *f, const lfr__html_plot *p)
         clip, ML, MT, W - ML - MR, H - MT - MB);
     for (int s = 0; s < p->n_series; s++) {
         const lfr__html_series *se = &p->series[s];
-        const char *colour = palette[s % N_PALETTE];
+        const char *colour = palette[(se->colour > 0 ? se->colour - 1 : s) % N_PALETTE];
         fprintf(f,
                 "<path class=\"data\" clip-path=\"url(#c%d)\" fill=\"none\" stroke=\"%s\" "
                 "stroke-width=\"1.8\"%s d=\"",
@@ -394,9 +394,10 @@ void lfr__html_intervals(FILE *f, const char *title, const char *ylabel, const c
         lfr__html_escape(f, labels[i]);
         fputs("</text>\n", f);
         if (!estimable[i]) {
+            /* The words are this group's content: the render check counts them. */
             fprintf(f,
-                    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#a00\">not "
-                    "estimable</text>\n",
+                    "<text class=\"data\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" "
+                    "fill=\"#a00\">not estimable</text>\n",
                     px, H - MB - 10);
             continue;
         }

@@ -11,7 +11,8 @@
  *     lfr__html_end(f);
  *
  * Every plot is an <svg class="plot"> whose drawn data carry the class
- * "data"; lfr__html_end() adds a short inline script that, once the page is
+ * "data" (so do the words "not estimable" standing in for a group's
+ * interval); lfr__html_end() adds a short inline script that, once the page is
  * laid out, checks that each plot has data with a non-empty bounding box and
  * writes the verdict into <pre id="render-check"> ("plots 4 drawn 4"), which
  * a headless browser's --dump-dom shows (tests/e2e/eval_report_slow.sh).
@@ -45,6 +46,7 @@ typedef struct lfr__html_series {
     const double *x, *y; /* n points, in drawing order */
     size_t n;
     int dashed;
+    int colour; /* 0: by position in the plot; k > 0: the k-th colour of the palette */
 } lfr__html_series;
 
 typedef struct lfr__html_plot {

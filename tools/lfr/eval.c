@@ -232,7 +232,7 @@ static int read_password(const char *user, char *buf, size_t cap)
 
 /* Log in to o->home as o->user (before the long computation, so that a
  * wrong password is found at once). */
-static int store_login(const opts *o, lfr_store **st, lfr_user *me)
+int lfr_cli_store_login(const opts *o, lfr_store **st, lfr_user *me)
 {
     *st = NULL;
     if (!o->user) return fail("--home needs --user NAME");
@@ -529,7 +529,7 @@ static int write_verify_html(const opts *o, const verify_run *v)
         sel[k] = k < v->n_main;
     det_curve(v, sel, &xs[0], &ys[0], &np);
     snprintf(names[0], sizeof names[0], "all (%zu)", v->n_main);
-    se[ns++] = (lfr__html_series){names[0], xs[0], ys[0], np, 0};
+    se[ns++] = (lfr__html_series){names[0], xs[0], ys[0], np, 0, 0};
     for (int q = 0; q < v->n_cols; q++) {
         const column_result *cr = &v->cols[q];
         for (int g = 0; g < cr->n_groups && ns < MAXS; g++) {
@@ -540,7 +540,7 @@ static int write_verify_html(const opts *o, const verify_run *v)
             det_curve(v, sel, &xs[ns], &ys[ns], &np);
             snprintf(names[ns], sizeof names[ns], "%s=%s", v->m.column[cr->column],
                      v->m.value[cr->column][g]);
-            se[ns] = (lfr__html_series){names[ns], xs[ns], ys[ns], np, q % 2};
+            se[ns] = (lfr__html_series){names[ns], xs[ns], ys[ns], np, q % 2, 0};
             ns++;
         }
     }
@@ -867,7 +867,7 @@ int lfr_cli_eval_verify(opts *o)
     memset(&j, 0, sizeof j);
     size_t *img_of = NULL, *slot = NULL;
     const char **paths = NULL, **shas = NULL;
-    if (o->home && store_login(o, &st, &me)) {
+    if (o->home && lfr_cli_store_login(o, &st, &me)) {
         free(v);
         return 1;
     }
@@ -1050,5 +1050,428 @@ out:
     verify_run_free(v);
     free(v);
     lfr_store_close(st);
+    return rc;
+}
+
+/* ---- eval identify: groups, report, record ----------------------------------------------- */
+
+/* Per-group FNIR and FPIR of one manifest column at threshold thr. A search
+ * belongs to the group of its probe image's label; its identity is the
+ * probe's person (a non-mated probe is its own person). */
+static int ident_groups(const opts *o, const lfr_cli_ident *r, const lfr__manifest *m,
+                        const long *img_row, int c, double thr,
+                        const lfr__eval_ident_rates *overall, column_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->column = c;
+    out->n_groups = m->n_values[c];
+    size_t n = r->n_mated + r->n_nonmated;
+    lfr__diff_item *items = malloc((n ? n : 1) * sizeof *items);
+    out->g = calloc((size_t)out->n_groups, sizeof *out->g);
+    out->n_images = calloc((size_t)out->n_groups, sizeof *out->n_images);
+    out->n_ids = calloc((size_t)out->n_groups, sizeof *out->n_ids);
+    int *last = malloc(((size_t)r->n_people + 1) * sizeof *last);
+    if (!items || !out->g || !out->n_images || !out->n_ids || !last) {
+        free(items);
+        free(last);
+        column_result_free(out);
+        return fail("out of memory");
+    }
+    for (int p = 0; p < r->n_people; p++)
+        last[p] = -1;
+    for (size_t k = 0; k < n; k++) {
+        int mated = k < r->n_mated;
+        size_t img = mated ? r->mated_img[k] : r->nonmated_img[k - r->n_mated];
+        const lfr__eval_search_result *s = mated ? &r->mated[k] : &r->nonmated[k - r->n_mated];
+        long row = img_row[img];
+        int g = row >= 0 ? m->label[c][row] : -1;
+        int person = r->person[img];
+        items[k] = (lfr__diff_item){
+            .id_a = person,
+            .id_b = -1,
+            .group = g,
+            .pos = (unsigned char)mated,
+            .err = mated ? !(s->mate_rank == 1 && s->mate_score >= thr) : s->top_score >= thr,
+        };
+        if (g >= 0) {
+            out->n_images[g]++;
+            if (last[person] != g) { /* a person's probes are consecutive */
+                last[person] = g;
+                out->n_ids[g]++;
+            }
+        } else {
+            out->n_cross++;
+        }
+    }
+    free(last);
+    int ref = 0;
+    for (int g = 1; g < out->n_groups; g++)
+        if (out->n_ids[g] > out->n_ids[ref]) ref = g;
+    for (int q = 0; q < o->n_references; q++) {
+        const char *eq = strchr(o->references[q], '=');
+        size_t len = (size_t)(eq - o->references[q]);
+        if (strlen(m->column[c]) != len || strncmp(m->column[c], o->references[q], len)) continue;
+        ref = -1;
+        for (int g = 0; g < out->n_groups; g++)
+            if (!strcmp(m->value[c][g], eq + 1)) ref = g;
+        if (ref < 0) {
+            free(items);
+            column_result_free(out);
+            return fail("--reference %s: no such group in column %s", o->references[q],
+                        m->column[c]);
+        }
+    }
+    out->reference = ref;
+    lfr__diff_params p = {out->n_groups, ref, o->bootstrap, o->seed, overall->fnir, overall->fpir};
+    int rc = 0;
+    if (lfr__diff_compute(items, n, r->n_people, &p, out->g) != LFR_OK) {
+        rc = fail("%s", lfr_errmsg());
+        column_result_free(out);
+    }
+    free(items);
+    return rc;
+}
+
+static void print_ident_column(const lfr__manifest *m, const column_result *cr, double thr)
+{
+    int c = cr->column;
+    printf("\nby %s at threshold %.4f (reference group: %s; %zu searches without a label)\n",
+           m->column[c], thr, m->value[c][cr->reference], cr->n_cross);
+    printf("%-14s %7s %8s %-34s %-30s %8s %-34s %-30s\n", "group", "people", "mated",
+           "FNIR [95% CI]", "FNIR ratio [95% CI]", "nonmated", "FPIR [95% CI]",
+           "FPIR ratio [95% CI]");
+    for (int g = 0; g < cr->n_groups; g++) {
+        const lfr__diff_group *d = &cr->g[g];
+        char a[64], b[64], x[64], y[64];
+        fmt_rate(a, sizeof a, d->pos.estimable, d->pos.value, d->pos.ci_low, d->pos.ci_high);
+        fmt_rate(b, sizeof b, d->pos.ratio_estimable, d->pos.ratio, d->pos.ratio_low,
+                 d->pos.ratio_high);
+        fmt_rate(x, sizeof x, d->neg.estimable, d->neg.value, d->neg.ci_low, d->neg.ci_high);
+        fmt_rate(y, sizeof y, d->neg.ratio_estimable, d->neg.ratio, d->neg.ratio_low,
+                 d->neg.ratio_high);
+        printf("%-14s %7d %8zu %-34s %-30s %8zu %-34s %-30s\n", m->value[c][g], cr->n_ids[g],
+               d->pos.n, a, b, d->neg.n, x, y);
+    }
+}
+
+static void ident_interval_plots(FILE *f, const lfr__manifest *m, const column_result *cr,
+                                 const char **labels, double *val, int *est)
+{
+    int c = cr->column, G = cr->n_groups;
+    for (int kind = 0; kind < 2; kind++) {
+        for (int g = 0; g < G; g++) {
+            const lfr__diff_rate *d = kind ? &cr->g[g].neg : &cr->g[g].pos;
+            labels[g] = m->value[c][g];
+            val[g] = d->value;
+            val[G + g] = d->ci_low;
+            val[2 * G + g] = d->ci_high;
+            est[g] = d->estimable;
+        }
+        char title[128];
+        snprintf(title, sizeof title, "%s by %s", kind ? "FPIR" : "FNIR", m->column[c]);
+        lfr__html_intervals(f, title,
+                            kind ? "false positive identification rate"
+                                 : "false negative identification rate",
+                            labels, val, val + G, val + 2 * G, est, G);
+    }
+}
+
+static int write_ident_html(const opts *o, const lfr_cli_ident *r, const lfr__manifest *m,
+                            const column_result *cols, int n_cols, double thr)
+{
+    FILE *f = fopen(o->html_file, "w");
+    if (!f) return fail("%s: cannot write: %s", o->html_file, strerror(errno));
+    int rc = 0;
+    lfr__html_begin(f, "openlfr 1:N identification report");
+    lfr__html_para(f,
+                   "LFW open-set 1:N: gallery of %zu people (the first image of each person with "
+                   "two or more images), %zu mated probes (their other images), %zu non-mated "
+                   "probes (the people with one image).",
+                   r->n_gallery, r->n_mated, r->n_nonmated);
+    lfr__html_para(f, "Models: detector sha256 %s, embedder sha256 %s; openlfr %s.", r->det_sha,
+                   r->emb_sha, LFR_VERSION);
+    const char *head[] = {"measure", "value"};
+    char b0[96], b1[96];
+    const char *row[2] = {b0, b1};
+    lfr__html_table_begin(f, head, 2);
+    for (int k = 0; k < 3; k++) {
+        snprintf(b0, sizeof b0, "FNIR at FPIR %g", r->targets[k]);
+        if (r->at[k].supported)
+            snprintf(b1, sizeof b1, "%.2f %% (threshold %.3f)", 100 * r->at[k].fnir,
+                     r->at[k].threshold);
+        else
+            snprintf(b1, sizeof b1, "not estimable (%zu non-mated searches)", r->n_nonmated);
+        lfr__html_table_row(f, row, 2);
+    }
+    snprintf(b0, sizeof b0, "rank-1 identification rate");
+    snprintf(b1, sizeof b1, "%.2f %%", 100 * r->cmc[0]);
+    lfr__html_table_row(f, row, 2);
+    snprintf(b0, sizeof b0, "TPIR / FPIR at %.2f", (double)LFR_DEFAULT_THRESHOLD);
+    snprintf(b1, sizeof b1, "%.2f %% / %.2f %%", 100 * r->at_default->tpir,
+             100 * r->at_default->fpir);
+    lfr__html_table_row(f, row, 2);
+    lfr__html_table_end(f);
+
+    /* Projection: false alerts per 10,000 faces against watchlist size,
+     * measured (solid) and modelled (dashed), per threshold. */
+    enum { MAXT = 8, MAXS = 16 };
+    int nt = r->n_thresholds < MAXT ? r->n_thresholds : MAXT;
+    int ns = r->n_sizes < MAXS ? r->n_sizes : MAXS;
+    double x[MAXT][MAXS], ym[MAXT][MAXS], yd[MAXT][MAXS];
+    char names[2 * MAXT][48];
+    lfr__html_series se[2 * MAXT];
+    int n_se = 0;
+    for (int t = 0; t < nt; t++) {
+        for (int q = 0; q < ns; q++) {
+            const lfr__eval_projection_point *p = &r->proj[t * r->n_sizes + q];
+            x[t][q] = p->gallery_size;
+            ym[t][q] = p->fpir_model * 1e4;
+            yd[t][q] = isnan(p->fpir_measured) ? NAN : p->fpir_measured * 1e4;
+        }
+        snprintf(names[2 * t], sizeof names[0], "%.2f measured", r->thresholds[t]);
+        snprintf(names[2 * t + 1], sizeof names[0], "%.2f model", r->thresholds[t]);
+        se[n_se++] = (lfr__html_series){names[2 * t], x[t], yd[t], (size_t)ns, 0, t + 1};
+        se[n_se++] = (lfr__html_series){names[2 * t + 1], x[t], ym[t], (size_t)ns, 1, t + 1};
+    }
+    lfr__html_heading(f, "Projection of false alerts with watchlist size");
+    lfr__html_para(f, "False alerts per 10,000 faces seen (one search per face), measured by "
+                      "sampling watchlists from the gallery (solid), and modelled as "
+                      "1-(1-FMR)^size from the per-comparison false match rate (dashed), for "
+                      "each threshold. Zero measured alerts cannot be drawn on a log scale.");
+    lfr__html_plot pp = {"False alerts per 10,000 faces",
+                         "watchlist size (people)",
+                         "false alerts per 10,000 faces",
+                         1,
+                         1,
+                         0,
+                         0,
+                         0.1,
+                         1e4,
+                         se,
+                         n_se};
+    lfr__html_lines(f, &pp);
+
+    double ranks[20], cmc[20];
+    for (int k = 0; k < 20; k++) {
+        ranks[k] = k + 1;
+        cmc[k] = r->cmc[k];
+    }
+    lfr__html_series cs = {"CMC", ranks, cmc, 20, 0, 0};
+    lfr__html_plot cp = {"Cumulative match characteristic",
+                         "rank",
+                         "identification rate",
+                         0,
+                         0,
+                         1,
+                         20,
+                         0,
+                         1,
+                         &cs,
+                         1};
+    if (isfinite(r->cmc[0])) cp.ymin = floor(r->cmc[0] * 20) / 20;
+    if (cp.ymin >= 1) cp.ymin = 0.95;
+    lfr__html_heading(f, "Rank");
+    lfr__html_lines(f, &cp);
+
+    double *mate = malloc((r->n_mated ? r->n_mated : 1) * sizeof *mate),
+           *top = malloc((r->n_nonmated ? r->n_nonmated : 1) * sizeof *top);
+    if (!mate || !top) {
+        free(mate);
+        free(top);
+        fclose(f);
+        return fail("out of memory");
+    }
+    for (size_t k = 0; k < r->n_mated; k++)
+        mate[k] = r->mated[k].mate_score;
+    for (size_t k = 0; k < r->n_nonmated; k++)
+        top[k] = r->nonmated[k].top_score;
+    lfr__html_heading(f, "Scores");
+    lfr__html_para(f, "Mated searches: the mate's score; non-mated searches: the top score.");
+    double marks[1] = {thr};
+    lfr__html_histogram(f, "Mated and non-mated search scores", mate, r->n_mated, top,
+                        r->n_nonmated, -0.4, 1.0, 70, marks, 1);
+    free(mate);
+    free(top);
+    if (n_cols) {
+        lfr__html_heading(f, "Demographic differentials at threshold %.4f", thr);
+        lfr__html_para(f,
+                       "FNIR over each group's mated searches, FPIR over its non-mated searches, "
+                       "by the probe's label; 95 %% intervals from %d bootstrap replicates "
+                       "resampling people within groups; not estimable: fewer than %d people, "
+                       "or fewer searches than one error at the overall rate.",
+                       o->bootstrap, LFR__DIFF_MIN_IDENTITIES);
+    }
+    for (int q = 0; q < n_cols && !rc; q++) {
+        int G = cols[q].n_groups;
+        const char **labels = malloc((size_t)G * sizeof *labels);
+        double *val = malloc((size_t)G * 3 * sizeof *val);
+        int *est = malloc((size_t)G * sizeof *est);
+        if (!labels || !val || !est)
+            rc = fail("out of memory");
+        else
+            ident_interval_plots(f, m, &cols[q], labels, val, est);
+        free(labels);
+        free(val);
+        free(est);
+    }
+    lfr__html_end(f);
+    if (fclose(f) != 0 && !rc) rc = fail("%s: write failed", o->html_file);
+    return rc;
+}
+
+static int store_ident(const opts *o, const lfr_cli_ident *r, const lfr__manifest *m,
+                       const char *dataset_sha, const column_result *cols, int n_cols, double thr,
+                       lfr_store *st, const lfr_user *me)
+{
+    figures fg = {0};
+    int rc = 0;
+    int64_t nm = (int64_t)r->n_mated, nn = (int64_t)r->n_nonmated;
+    rc |= fig_add(&fg, "", "gallery", NAN, (double)r->n_gallery, NAN, NAN, (int64_t)r->n_gallery);
+    for (int k = 0; k < 3 && !rc; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "FNIR@FPIR=%g", r->targets[k]);
+        rc |= fig_add(&fg, "", name, r->at[k].supported ? r->at[k].threshold : NAN,
+                      r->at[k].supported ? r->at[k].fnir : NAN, NAN, NAN, nm);
+    }
+    rc |= fig_add(&fg, "", "rank1", NAN, r->cmc[0], NAN, NAN, nm);
+    rc |= fig_add(&fg, "", "TPIR", LFR_DEFAULT_THRESHOLD, r->at_default->tpir, NAN, NAN, nm);
+    rc |= fig_add(&fg, "", "FPIR", LFR_DEFAULT_THRESHOLD, r->at_default->fpir, NAN, NAN, nn);
+    for (int t = 0; t < r->n_thresholds && !rc; t++)
+        for (int q = 0; q < r->n_sizes && !rc; q++) {
+            const lfr__eval_projection_point *p = &r->proj[t * r->n_sizes + q];
+            char name[64];
+            snprintf(name, sizeof name, "FPIR@watchlist=%d (measured)", p->gallery_size);
+            rc |= fig_add(&fg, "", name, p->threshold, p->fpir_measured, NAN, NAN, nn);
+            snprintf(name, sizeof name, "FPIR@watchlist=%d (model)", p->gallery_size);
+            rc |= fig_add(&fg, "", name, p->threshold, p->fpir_model, NAN, NAN,
+                          (int64_t)p->n_comparisons);
+        }
+    for (int q = 0; q < n_cols && !rc; q++) {
+        const column_result *cr = &cols[q];
+        int c = cr->column;
+        for (int g = 0; g < cr->n_groups && !rc; g++) {
+            char grp[256];
+            snprintf(grp, sizeof grp, "%s=%s", m->column[c], m->value[c][g]);
+            const lfr__diff_group *d = &cr->g[g];
+            rc |= fig_add(&fg, grp, "people", NAN, cr->n_ids[g], NAN, NAN, cr->n_ids[g]);
+            const lfr__diff_rate *x[2] = {&d->pos, &d->neg};
+            const char *nmz[2][2] = {{"FNIR", "FNIR ratio"}, {"FPIR", "FPIR ratio"}};
+            for (int k = 0; k < 2; k++) {
+                rc |= fig_add(&fg, grp, nmz[k][0], thr, x[k]->estimable ? x[k]->value : NAN,
+                              x[k]->ci_low, x[k]->ci_high, (int64_t)x[k]->n);
+                rc |= fig_add(&fg, grp, nmz[k][1], thr, x[k]->ratio_estimable ? x[k]->ratio : NAN,
+                              x[k]->ratio_low, x[k]->ratio_high, (int64_t)x[k]->n);
+            }
+        }
+    }
+    if (rc) {
+        figures_free(&fg);
+        return 1;
+    }
+    char model[300], engine[200], notes[400];
+    snprintf(model, sizeof model, "detector %s sha256 %s; embedder MobileFaceNet.tflite sha256 %s",
+             o->cfg.detector == LFR_DETECTOR_SHORT_RANGE ? "face_detection_short_range.tflite"
+                                                         : "face_detection_full_range.tflite",
+             r->det_sha, r->emb_sha);
+    snprintf(engine, sizeof engine, "openlfr %s / XNNPACK %s", LFR_VERSION, lfr_backend_version());
+    snprintf(notes, sizeof notes,
+             "LFW open-set 1:N (gallery: first image of each person with 2+ images)%s; group "
+             "threshold %.6g; bootstrap %d replicates over people",
+             o->people ? " on the first --people of lfw-names.txt" : "", thr, o->bootstrap);
+    lfr_evaluation e = {0};
+    e.kind = "identify";
+    e.dataset = o->dataset ? o->dataset : "LFW (lfw-names.txt)";
+    e.dataset_sha256 = dataset_sha;
+    e.model = model;
+    e.engine_version = engine;
+    e.notes = notes;
+    int64_t id;
+    if (lfr_store_evaluation_add(st, me, &e, fg.m, fg.n, &id) != LFR_OK)
+        rc = fail("%s", lfr_errmsg());
+    else
+        printf("\nrecorded evaluation %lld (%zu figures) in %s\n", (long long)id, fg.n, o->home);
+    figures_free(&fg);
+    return rc;
+}
+
+/* The number of protocol images the searches refer to. */
+static size_t ident_n_images(const lfr_cli_ident *r)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < r->n_mated; k++)
+        if (r->mated_img[k] + 1 > n) n = r->mated_img[k] + 1;
+    for (size_t k = 0; k < r->n_nonmated; k++)
+        if (r->nonmated_img[k] + 1 > n) n = r->nonmated_img[k] + 1;
+    return n;
+}
+
+int lfr_cli_identify_report(opts *o, const lfr_cli_ident *r, lfr_store *st, const lfr_user *me)
+{
+    lfr__manifest m;
+    memset(&m, 0, sizeof m);
+    column_result cols[EVAL_MAX_GROUP_COLUMNS];
+    int n_cols = 0, rc = 0;
+    long *img_row = NULL;
+    size_t n_img = ident_n_images(r);
+    /* The group threshold: --diff-threshold, else the one giving FPIR 1e-2
+     * (FPIR 1e-3 rests on a handful of false positives on LFW). */
+    double thr = o->diff_threshold_set ? o->diff_threshold
+                 : r->at[1].supported  ? r->at[1].threshold
+                                       : NAN;
+    char sha[65] = "";
+    if (o->manifest) {
+        if (lfr__manifest_load(o->manifest, &m) != LFR_OK) return fail("%s", lfr_errmsg());
+        memcpy(sha, m.sha256, sizeof sha);
+        img_row = malloc((n_img ? n_img : 1) * sizeof *img_row);
+        if (!img_row) {
+            rc = fail("out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n_img; i++)
+            img_row[i] = lfr__manifest_find(&m, r->paths[i]);
+        int want[EVAL_MAX_GROUP_COLUMNS], n_want = 0;
+        if (pick_columns(o, &m, want, &n_want)) {
+            rc = 1;
+            goto out;
+        }
+        if (isnan(thr)) {
+            printf("\ndemographic differentials: not estimable (too few non-mated probes for FPIR "
+                   "1e-2; give --diff-threshold)\n");
+            n_want = 0;
+        }
+        lfr__eval_ident_rates overall;
+        if (n_want)
+            lfr__eval_ident_rates_at(r->mated, r->n_mated, r->nonmated, r->n_nonmated, thr,
+                                     &overall);
+        if (n_want)
+            printf("\ndifferentials at threshold %.4f%s: overall FNIR %.3g, FPIR %.3g\n", thr,
+                   o->diff_threshold_set ? "" : " (overall FPIR 1e-2)", overall.fnir, overall.fpir);
+        for (int q = 0; q < n_want; q++) {
+            if (ident_groups(o, r, &m, img_row, want[q], thr, &overall, &cols[n_cols])) {
+                rc = 1;
+                goto out;
+            }
+            print_ident_column(&m, &cols[n_cols], thr);
+            n_cols++;
+        }
+    } else {
+        /* The data set's fingerprint: the sha256 of the protocol's image list. */
+        crypto_hash_sha256_state hs;
+        crypto_hash_sha256_init(&hs);
+        for (size_t i = 0; i < n_img; i++) {
+            crypto_hash_sha256_update(&hs, (const unsigned char *)r->paths[i], strlen(r->paths[i]));
+            crypto_hash_sha256_update(&hs, (const unsigned char *)"\n", 1);
+        }
+        unsigned char h[32];
+        crypto_hash_sha256_final(&hs, h);
+        sodium_bin2hex(sha, sizeof sha, h, sizeof h);
+    }
+    if (o->html_file && write_ident_html(o, r, &m, cols, n_cols, thr)) rc = 1;
+    if (!rc && st && store_ident(o, r, &m, sha, cols, n_cols, thr, st, me)) rc = 1;
+out:
+    for (int q = 0; q < n_cols; q++)
+        column_result_free(&cols[q]);
+    free(img_row);
+    lfr__manifest_free(&m);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "eval/cache.h"
+#include "eval/eval.h"
 #include "lfr/lfr.h"
 
 #define EVAL_MAX_THRESHOLDS 16
@@ -28,6 +29,7 @@ typedef struct opts {
     const char *home, *user; /* store the run in this home as this user */
     const char *cache_file;  /* the template cache */
     const char *dataset;     /* the data set's name on record (default: the manifest's) */
+    const char *manifest;    /* eval identify: group labels from this manifest */
     long impostors;          /* eval verify: sampled impostor pairs */
     int impostors_set;
     long impostors_per_group; /* eval verify: extra same-group impostor pairs per group */
@@ -74,6 +76,38 @@ typedef struct eval_job {
  * NULL, and zeroed the rest of *j. */
 int lfr_cli_embed_paths(opts *o, const char *root, const char *const *paths, size_t n, eval_job *j,
                         double *secs);
+
+/* What `eval identify lfw` measured, for its report, groups and record. */
+typedef struct lfr_cli_ident {
+    const char *const *paths; /* every image of the protocol, relative to the LFW folder */
+    const int *person;        /* per image: person index */
+    int n_people;
+    const lfr__eval_search_result *mated, *nonmated;
+    const size_t *mated_img, *nonmated_img; /* each search's probe image */
+    size_t n_mated, n_nonmated, n_gallery;
+    const lfr__eval_ident_rates *at; /* FNIR at the FPIR targets[0..2] */
+    const double *targets;
+    const lfr__eval_ident_rates *at_default;
+    const double *cmc; /* ranks 1..20 */
+    const lfr__eval_projection_point *proj;
+    const double *thresholds;
+    int n_thresholds;
+    const int *sizes;
+    int n_sizes;
+    double secs;
+    const char *det_sha, *emb_sha;
+} lfr_cli_ident;
+
+/* Per-group FNIR/FPIR (with --manifest), the HTML report (--html) and the
+ * record (st non-NULL) of an identify run (eval.c). */
+struct lfr_store;
+struct lfr_user;
+int lfr_cli_identify_report(opts *o, const lfr_cli_ident *r, struct lfr_store *st,
+                            const struct lfr_user *me);
+
+/* Log in to o->home as o->user, the password from $LFR_PASSWORD or the
+ * terminal (eval.c). */
+int lfr_cli_store_login(const opts *o, struct lfr_store **st, struct lfr_user *me);
 
 /* eval manifest lfw, eval verify (eval.c). */
 int lfr_cli_eval_manifest(opts *o);

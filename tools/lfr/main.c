@@ -20,6 +20,7 @@
 #include "eval/eval.h"
 #include "evalcli.h"
 #include "lfr/lfr.h"
+#include "lfr/store.h"
 #include "util/util.h"
 
 #include <sodium.h>
@@ -204,6 +205,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
         } else if (!strcmp(a, "--cache")) {
             NEED_VALUE;
             o->cache_file = v;
+        } else if (!strcmp(a, "--manifest")) {
+            NEED_VALUE;
+            o->manifest = v;
         } else if (!strcmp(a, "--dataset")) {
             NEED_VALUE;
             o->dataset = v;
@@ -899,9 +903,18 @@ static int cmd_eval_identify(opts *o)
         *subj_of_person = malloc((size_t)l.n_people * sizeof(int));
     lfr__eval_search_result *mated = calloc(l.n, sizeof *mated),
                             *nonmated = calloc(l.n, sizeof *nonmated);
+    /* Each search's probe image, for the per-group breakdown. */
+    size_t *mated_img = calloc(l.n, sizeof *mated_img),
+           *nonmated_img = calloc(l.n, sizeof *nonmated_img);
+    lfr_store *st = NULL;
+    lfr_user me;
     float *scratch = malloc((size_t)l.n_people * sizeof *scratch), *nm_scores = NULL;
+    if (o->home && lfr_cli_store_login(o, &st, &me)) {
+        rc = 1;
+        goto out;
+    }
     if (!j.tpl || !j.found || !gallery || !gsubj || !subj_of_person || !mated || !nonmated ||
-        !scratch) {
+        !scratch || !mated_img || !nonmated_img) {
         rc = fail("out of memory");
         goto out;
     }
@@ -953,10 +966,13 @@ static int cmd_eval_identify(opts *o)
             rc = fail("%s", lfr_errmsg());
             goto out;
         }
-        if (l.role[i] == 1)
+        if (l.role[i] == 1) {
+            mated_img[n_mated] = i;
             mated[n_mated++] = r;
-        else
+        } else {
+            nonmated_img[n_nonmated] = i;
             nonmated[n_nonmated++] = r;
+        }
         if (l.role[i] == 2 && j.found[i] == 1)
             memcpy(nm_scores + n_rows++ * (size_t)n_subj, scratch, (size_t)n_subj * sizeof(float));
     }
@@ -1069,7 +1085,37 @@ static int cmd_eval_identify(opts *o)
                 secs, j.det_sha, j.emb_sha);
         if (fclose(f) != 0) rc = fail("%s: write failed", o->json_file);
     }
+    if (!rc && (o->html_file || st || o->manifest)) {
+        lfr_cli_ident ir = {
+            .paths = (const char *const *)l.path,
+            .person = l.person,
+            .n_people = l.n_people,
+            .mated = mated,
+            .mated_img = mated_img,
+            .n_mated = n_mated,
+            .nonmated = nonmated,
+            .nonmated_img = nonmated_img,
+            .n_nonmated = n_nonmated,
+            .n_gallery = n_gal,
+            .at = at,
+            .targets = targets,
+            .at_default = &at_default,
+            .cmc = cmc,
+            .proj = proj,
+            .thresholds = pthr,
+            .n_thresholds = NT,
+            .sizes = psize,
+            .n_sizes = NS,
+            .secs = secs,
+            .det_sha = j.det_sha,
+            .emb_sha = j.emb_sha,
+        };
+        rc = lfr_cli_identify_report(o, &ir, st, st ? &me : NULL);
+    }
 out:
+    lfr_store_close(st);
+    free(mated_img);
+    free(nonmated_img);
     if (j.tpl) memset(j.tpl, 0, l.n * LFR_TEMPLATE_DIM * sizeof(float));
     if (gallery) memset(gallery, 0, l.n * LFR_TEMPLATE_DIM * sizeof(float));
     free(j.tpl);
