@@ -47,12 +47,23 @@ elif grep -q "images" "$tmp/err"; then
 else
     ok "wrong password refused before the run"
 fi
-# An operator may not record evaluations.
+# An operator may not record evaluations: refused (and audited) before the run.
 if LFR_PASSWORD='operator pass 2' "${detach[@]}" "$lfr" "${args[@]}" --user op \
     </dev/null >"$tmp/out" 2>"$tmp/err"; then
     bad "an operator recorded an evaluation"
+elif grep -q "images" "$tmp/err" || [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    bad "operator refused, but not at once in one line"
 else
-    ok "operator refused"
+    ok "operator refused before the run"
+fi
+# A malformed manifest: one line naming the file and the line.
+printf 'path\tidentity\na.jpg\tx\nb.jpg\n' >"$tmp/bad.tsv"
+if "$lfr" eval verify "$tmp/bad.tsv" --data "$data/lfw" --models "$models" >"$tmp/out" 2>"$tmp/err"; then
+    bad "a malformed manifest was accepted"
+elif [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "bad.tsv:3: needs at least a path and an identity" "$tmp/err"; then
+    ok "malformed manifest: file and line named"
+else
+    bad "malformed manifest message"
 fi
 if LFR_PASSWORD='auditor pass 1' "${detach[@]}" "$lfr" "${args[@]}" --user admin \
     </dev/null >"$tmp/out" 2>"$tmp/err" && grep -q "recorded evaluation" "$tmp/out"; then
@@ -75,5 +86,8 @@ grep -qP '^sex=female\tFMR\t' "$tmp/show" && grep -qP '^sex=male\tFNMR ratio\t' 
 grep -qP '^race=\w+\tFMR\t[^\t]+\tnan\t' "$tmp/show" && ok "not estimable stored as none" ||
     bad "no not-estimable figure: $(grep race= "$tmp/show" | head -3)"
 "$lfr" audit verify --home "$home" >"$tmp/out" 2>"$tmp/err" && ok "audit verify" || bad "audit verify"
+LFR_PASSWORD='auditor pass 1' "$lfr" audit list --user admin --home "$home" >"$tmp/audit" 2>"$tmp/err"
+grep "evaluation.add" "$tmp/audit" | grep -q "op" && ok "the operator's refusal is audited" ||
+    bad "no audited refusal: $(grep evaluation "$tmp/audit" | head -3)"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

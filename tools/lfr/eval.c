@@ -241,6 +241,25 @@ int lfr_cli_store_login(const opts *o, lfr_store **st, lfr_user *me)
     int rc = read_password(o->user, pw, sizeof pw);
     if (!rc && lfr_store_login(*st, o->user, pw, me) != LFR_OK) rc = fail("%s", lfr_errmsg());
     sodium_memzero(pw, sizeof pw);
+    /* A role that may not record evaluations is refused now, not after an
+     * hour of computing. The store makes and audits the refusal: it is asked
+     * to add a placeholder run, which it refuses on the role before
+     * anything is written. */
+    if (!rc && !lfr_role_allows(me->role, LFR_ACTION_EVALUATION_ADD)) {
+        char zeros[65];
+        memset(zeros, '0', 64);
+        zeros[64] = 0;
+        lfr_evaluation e = {0};
+        e.kind = "verify";
+        e.dataset = "(refused before the run)";
+        e.dataset_sha256 = zeros;
+        e.model = "-";
+        e.engine_version = "-";
+        if (lfr_store_evaluation_add(*st, me, &e, NULL, 0, NULL) != LFR_OK)
+            rc = fail("%s", lfr_errmsg());
+        else
+            rc = fail("%s may not record evaluations", o->user); /* not reached */
+    }
     if (rc) {
         lfr_store_close(*st);
         *st = NULL;
