@@ -16,20 +16,33 @@
 
 #define BUSY_TIMEOUT_MS 5000
 
+/* "database: <what>: <SQLite's message>", followed by the operating
+ * system's reason when the failure was an I/O error or a full disk: SQLite
+ * says only "disk I/O error" when, for instance, the shared-memory file of
+ * the WAL cannot grow on a full disk. */
+static int db_fail(sqlite3 *db, int status, const char *what, const char *msg)
+{
+    int code = sqlite3_extended_errcode(db) & 0xff;
+    int sys = sqlite3_system_errno(db);
+    if ((code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN) && sys > 0)
+        return lfr__err(status, "database: %s: %s (%s)", what, msg, strerror(sys));
+    return lfr__err(status, "database: %s: %s", what, msg);
+}
+
 static int db_err(sqlite3 *db, const char *what)
 {
     int code = sqlite3_extended_errcode(db);
     int status = LFR_ERR_STORE;
     if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
         status = LFR_ERR_CONFLICT;
-    return lfr__err(status, "database: %s: %s", what, sqlite3_errmsg(db));
+    return db_fail(db, status, what, sqlite3_errmsg(db));
 }
 
 static int exec(sqlite3 *db, const char *sql, const char *what)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return LFR_OK;
-    int rc = lfr__err(LFR_ERR_STORE, "database: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    int rc = db_fail(db, LFR_ERR_STORE, what, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     return rc;
 }
@@ -48,8 +61,10 @@ static int sq_open(const char *path, int create, void **db_out)
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        int rc = lfr__err(LFR_ERR_STORE, "%s: cannot open database: %s", path,
-                          db ? sqlite3_errmsg(db) : "out of memory");
+        int sys = db ? sqlite3_system_errno(db) : 0;
+        int rc = lfr__err(LFR_ERR_STORE, "%s: cannot open database: %s%s%s%s", path,
+                          db ? sqlite3_errmsg(db) : "out of memory", sys > 0 ? " (" : "",
+                          sys > 0 ? strerror(sys) : "", sys > 0 ? ")" : "");
         sqlite3_close(db);
         return rc;
     }

@@ -344,6 +344,21 @@ static void unlink_all(lfr_store *s, const enrol *e, int n)
     if (any) sync_media_dir(s);
 }
 
+/* After lfr__store_commit() failed: whether the transaction committed
+ * nonetheless (the commit succeeded and writing audit.head after it failed,
+ * on a full disk for example), told by whether a live image row names the
+ * enrolment's first media file, whose name is random. 1 yes, 0 no, -1 when
+ * that cannot be read. The error message is left as it was. */
+static int commit_survived(lfr_store *s, int status, const char *media_file)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", lfr_errmsg());
+    int used = 0;
+    int known = s->be->media_used(s->db, media_file, &used) == LFR_OK;
+    lfr__err(status, "%s", why);
+    return known ? used : -1;
+}
+
 int lfr_store_subject_add(lfr_store *s, const lfr_user *actor, lfr_engine *engine,
                           const lfr_subject_params *p, const lfr_image_source *images, int n_images,
                           int64_t *id_out)
@@ -439,10 +454,27 @@ int lfr_store_subject_add(lfr_store *s, const lfr_user *actor, lfr_engine *engin
                     : lfr__err(LFR_ERR_NOMEM, "out of memory");
         free(detail);
     }
-    if (!rc)
+    int committed = 0;
+    if (!rc) {
         rc = lfr__store_commit(s);
-    else
+        if (rc) committed = commit_survived(s, rc, e[0].rec.media_file);
+    } else {
         lfr__store_rollback(s);
+    }
+    if (rc && committed) {
+        /* Committed, and only the anchor update after it failed (1); or
+         * not known (-1). Either way the files stay: they are the
+         * subject's, or lfr_store_media_sweep() removes them later. */
+        if (committed > 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", lfr_errmsg());
+            lfr__err(rc, "subject %s was enrolled (id %lld); %s", p->reference, (long long)sub.id,
+                     why);
+            if (id_out) *id_out = sub.id;
+        }
+        free(e);
+        return rc;
+    }
     if (rc) {
         unlink_all(s, e, n_images);
         free(e);

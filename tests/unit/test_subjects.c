@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "lfr/lfr.h"
@@ -644,6 +645,43 @@ static void test_no_plaintext_on_disk(void **state)
     home_remove(&h);
 }
 
+/* A commit that succeeds while updating audit.head after it fails (on a
+ * full disk; here audit.head.tmp is a folder, so the new anchor cannot be
+ * written) leaves the subject enrolled: the call says so and gives the id,
+ * and the sealed file stays, so that the template still decrypts. */
+static void test_anchor_failure_keeps_enrolment(void **state)
+{
+    (void)state;
+    NEED_ENGINE();
+    home h;
+    users u;
+    lfr_store *s = populated(&h, &u);
+    char blocker[700];
+    snprintf(blocker, sizeof blocker, "%s/audit.head.tmp", h.path);
+    assert_int_equal(mkdir(blocker, 0700), 0);
+    lfr_subject_params p = {.reference = "ANCHOR-1",
+                            .category = LFR_CATEGORY_SUSPECT,
+                            .reason = "anchor test",
+                            .expires_at = "2099-01-01"};
+    lfr_image_source img = {.path = g_obama, .provenance = LFR_PROVENANCE_OTHER};
+    int64_t id = 0;
+    assert_int_equal(lfr_store_subject_add(s, &u.op, g_engine, &p, &img, 1, &id), LFR_ERR_IO);
+    assert_true(id > 0);
+    assert_non_null(strstr(lfr_errmsg(), "subject ANCHOR-1 was enrolled"));
+    assert_non_null(strstr(lfr_errmsg(), "audit.head was not updated"));
+    assert_int_equal(rmdir(blocker), 0);
+    assert_int_equal(media_count(&h), 1);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM images"), 1);
+    float tpl[LFR_TEMPLATE_DIM];
+    int n = 0;
+    assert_int_equal(lfr_store_subject_templates(s, &u.op, id, tpl, NULL, 1, &n), LFR_OK);
+    assert_int_equal(n, 1);
+    sodium_memzero(tpl, sizeof tpl);
+    verify_ok(s);
+    lfr_store_close(s);
+    home_remove(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_expiry_and_stats),
         cmocka_unit_test(test_records_match_chain),
         cmocka_unit_test(test_no_plaintext_on_disk),
+        cmocka_unit_test(test_anchor_failure_keeps_enrolment),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
