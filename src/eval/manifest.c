@@ -612,7 +612,7 @@ int lfr__manifest_write_lfw(FILE *out, const char *lfw_dir, const char *labels_d
     fprintf(out, "# LFW, the images listed in lfw-names.txt%s\n",
             labels_dir ? "; sex and race: third-party annotations (see docs/ACCURACY.md)" : "");
     fprintf(out, "path\tidentity\tsha256%s\n", labels_dir ? "\tsex\trace\trace_labels" : "");
-    char line[512], img[4096], rel[600], sha[65];
+    char line[512], img[4096], rel[1100], sha[65];
     size_t lineno = 0, n = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
