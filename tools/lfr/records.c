@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "import.h"
 #include "lfr/lfr.h"
 
 const char lfr_cli_records_usage[] =
@@ -53,6 +54,8 @@ const char lfr_cli_records_usage[] =
     "                                 missing_at_risk, risk_of_harm, associate, witness,\n"
     "                                 victim. P (all images): custody_imaging (default),\n"
     "                                 other_police_source, public_appeal, other\n"
+    "  subject import MANIFEST --user NAME [--models DIR]\n"
+    "                                 enrol many subjects from a TSV manifest; resumable\n"
     "  subject list --user NAME       subjects with status and image counts\n"
     "  subject show ID --user NAME    one subject and its image hashes (audited)\n"
     "  subject remove ID --user NAME  take off the watchlist and delete its images\n"
@@ -575,6 +578,7 @@ static int subject_add(ropts *o)
 static int cmd_subject(int argc, char **argv)
 {
     if (argc < 1) return usage_error("usage: lfr subject add|list|show|remove ...");
+    if (argc >= 1 && !strcmp(argv[0], "import")) return lfr_cli_subject_import(argc - 1, argv + 1);
     const char *sub = argv[0];
     ropts o;
     lfr_store *st = NULL;
