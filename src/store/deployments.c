@@ -1096,7 +1096,8 @@ int lfr_store_alert_add(lfr_store *s, const lfr_user *actor, const lfr_alert_par
         a.a.id = id;
         lfr__alert_detail(&a.a, detail, sizeof detail);
         snprintf(aobj, sizeof aobj, "alert:%lld", (long long)id);
-        rc = lfr__audit_append(s, row.user.name, "alert.add", aobj, detail);
+        /* At the alert's recorded_at, so that verification can check both. */
+        rc = lfr__audit_append_at(s, now, row.user.name, "alert.add", aobj, detail);
     }
     if (!rc)
         rc = lfr__store_commit(s);

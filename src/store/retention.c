@@ -124,7 +124,10 @@ static void add(buf *b, const char *fmt, const char *a, long long v)
     if (w > 0) b->n += (size_t)w;
 }
 
-/* Alerts with a crop, recorded before the cutoff. */
+/* Alerts with a crop older than the cutoff. A crop's age runs from the
+ * alert's capture time, or from when the store recorded it if that is
+ * earlier: the capture time comes from the pipeline, and a camera clock
+ * set in the future must not keep a crop past the policy. */
 typedef struct crops {
     const char *cutoff;
     lfr__alert_row *v;
@@ -134,7 +137,8 @@ typedef struct crops {
 static int on_crop(const lfr__alert_row *r, void *ctx)
 {
     crops *c = ctx;
-    if (!r->crop_file[0] || strcmp(r->a.time, c->cutoff) >= 0) return 0;
+    const char *since = strcmp(r->a.time, r->recorded_at) < 0 ? r->a.time : r->recorded_at;
+    if (!r->crop_file[0] || strcmp(since, c->cutoff) >= 0) return 0;
     c->v[c->n++] = *r;
     return c->n == BATCH ? 1 : 0;
 }
