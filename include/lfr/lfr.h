@@ -185,6 +185,17 @@ void lfr_session_close(lfr_session *session);
 int lfr_session_detect(lfr_session *session, const lfr_image *img, lfr_face *faces, int cap,
                        int *n_out);
 
+/* For video, where the tile pyramid can be spread over frames: the number
+ * of fine tiles (detector passes besides the whole-frame and zoom-out
+ * passes) for frames of this size, and detection on the whole-frame passes
+ * plus `count` fine tiles starting at `first` (taken cyclically; count < 0
+ * means all, which is lfr_session_detect). Covering the fine tiles in turn,
+ * a face that only a fine tile finds is seen every ceil(fine / count)
+ * frames. */
+int lfr_session_fine_tiles(lfr_session *session, int width, int height);
+int lfr_session_detect_tiles(lfr_session *session, const lfr_image *img, int first, int count,
+                             lfr_face *faces, int cap, int *n_out);
+
 /* Align each face from its eye, nose and mouth keypoints and compute its
  * template: n * LFR_TEMPLATE_DIM floats written to templates_out. */
 int lfr_session_embed(lfr_session *session, const lfr_image *img, const lfr_face *faces, int n,

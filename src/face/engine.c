@@ -369,27 +369,64 @@ static int detect_tile(lfr_session *s, const lfr_image *img, const lfr__tile *t,
     return LFR_OK;
 }
 
-int lfr_session_detect(lfr_session *s, const lfr_image *img, lfr_face *faces, int cap, int *n_out)
+/* The tile plan for frames of this size (planned once per size). */
+static void plan_for(lfr_session *s, int w, int h)
+{
+    if (s->plan_w != w || s->plan_h != h) {
+        s->n_tiles = lfr__plan_tiles(&s->eng->cfg, s->eng->bp->input_size, w, h, s->tiles,
+                                     s->eng->cfg.max_tiles);
+        s->plan_w = w;
+        s->plan_h = h;
+    }
+}
+
+/* Detect on the coarse tiles (the whole frame, and the zoom-out pass) and
+ * `count` fine tiles from `first` on (cyclically; count < 0: all). */
+static int detect_some(lfr_session *s, const lfr_image *img, int first, int count, lfr_face *faces,
+                       int cap, int *n_out)
 {
     *n_out = 0;
     if (!s || (cap > 0 && !faces) || cap < 0) return lfr__err(LFR_ERR_INVALID, "invalid argument");
     int rc = check_image(img, s->eng->cfg.max_pixels);
     if (rc != LFR_OK) return rc;
-    if (s->plan_w != img->width || s->plan_h != img->height) {
-        s->n_tiles = lfr__plan_tiles(&s->eng->cfg, s->eng->bp->input_size, img->width, img->height,
-                                     s->tiles, s->eng->cfg.max_tiles);
-        s->plan_w = img->width;
-        s->plan_h = img->height;
-    }
+    plan_for(s, img->width, img->height);
+    int coarse = s->eng->cfg.zoom_out ? 2 : 1;
+    if (coarse > s->n_tiles) coarse = s->n_tiles;
+    int fine = s->n_tiles - coarse;
+    if (count < 0 || count > fine) count = fine;
+    if (first < 0) first = 0;
     int n = 0;
-    for (int i = 0; i < s->n_tiles; i++)
+    for (int i = 0; i < coarse; i++)
         if ((rc = detect_tile(s, img, &s->tiles[i], &n)) != LFR_OK) return rc;
+    for (int k = 0; k < count; k++) {
+        int i = coarse + (first + k) % fine;
+        if ((rc = detect_tile(s, img, &s->tiles[i], &n)) != LFR_OK) return rc;
+    }
     qsort(s->cand, (size_t)n, sizeof *s->cand, cmp_score_desc);
     n = lfr__nms_weighted(s->cand, n, s->eng->cfg.nms_iou, s->used);
     for (int i = 0; i < n && i < cap; i++)
         faces[i] = s->cand[i];
     *n_out = n;
     return LFR_OK;
+}
+
+int lfr_session_detect(lfr_session *s, const lfr_image *img, lfr_face *faces, int cap, int *n_out)
+{
+    return detect_some(s, img, 0, -1, faces, cap, n_out);
+}
+
+int lfr_session_fine_tiles(lfr_session *s, int width, int height)
+{
+    if (!s || width < 1 || height < 1) return 0;
+    plan_for(s, width, height);
+    int coarse = s->eng->cfg.zoom_out ? 2 : 1;
+    return s->n_tiles > coarse ? s->n_tiles - coarse : 0;
+}
+
+int lfr_session_detect_tiles(lfr_session *s, const lfr_image *img, int first, int count,
+                             lfr_face *faces, int cap, int *n_out)
+{
+    return detect_some(s, img, first, count, faces, cap, n_out);
 }
 
 /* ---- Embedding ---------------------------------------------------------------- */

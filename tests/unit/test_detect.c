@@ -227,7 +227,37 @@ static void test_small_faces(void **state)
                 }
             }
         print_message("  %3d px: %2d/%d found, %d detections\n", w, hit, N, n);
-        if (w == 40) found40 = hit;
+        if (w == 40) {
+            found40 = hit;
+            /* All tiles through lfr_session_detect_tiles is lfr_session_detect. */
+            lfr_face g[256];
+            int m;
+            assert_int_equal(lfr_session_detect_tiles(s, &frame, 0, -1, g, 256, &m), LFR_OK);
+            assert_int_equal(m, n);
+            for (int k = 0; k < n && k < 256; k++)
+                assert_memory_equal(&g[k], &f[k], sizeof g[k]);
+            /* Four fine tiles per frame, in turn: over ceil(fine / 4) frames
+             * every face is found at least once. */
+            int fine = lfr_session_fine_tiles(s, 1920, 1080);
+            assert_true(fine > 4);
+            int seen[N] = {0}, cursor = 0;
+            for (int fr = 0; fr < (fine + 3) / 4; fr++, cursor = (cursor + 4) % fine) {
+                assert_int_equal(lfr_session_detect_tiles(s, &frame, cursor, 4, g, 256, &m),
+                                 LFR_OK);
+                for (int i = 0; i < N; i++)
+                    for (int k = 0; k < m && k < 256; k++) {
+                        float dx = g[k].box.x + g[k].box.w / 2 - ex[i],
+                              dy = g[k].box.y + g[k].box.h / 2 - ey[i];
+                        if (sqrtf(dx * dx + dy * dy) < 0.4f * (float)w) seen[i] = 1;
+                    }
+            }
+            int n_seen = 0;
+            for (int i = 0; i < N; i++)
+                n_seen += seen[i];
+            print_message("  fine tiles %d, 4 per frame: %d/%d found over %d frames\n", fine,
+                          n_seen, N, (fine + 3) / 4);
+            assert_true(n_seen >= hit);
+        }
     }
     assert_true(found40 >= N - 1);
     lfr_image_free(&frame);
