@@ -37,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1349,6 +1351,171 @@ static void test_retention(void **state)
     home_remove(&h);
 }
 
+/* Every name a live row holds is a file in media/ (a file unlinked before
+ * its row's deletion committed would break this); with `exact`, the folder
+ * holds nothing else. */
+static void media_matches_rows(const home *h, int exact)
+{
+    sqlite3 *d = raw_open(h);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(d,
+                           "SELECT media_file FROM images WHERE deleted_at IS NULL UNION ALL"
+                           " SELECT snapshot_file FROM deployments WHERE snapshot_file IS NOT NULL"
+                           " UNION ALL SELECT crop_file FROM alerts WHERE crop_file IS NOT NULL",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!media_exists(h, name)) print_error("live row names missing file %s\n", name);
+        assert_true(media_exists(h, name));
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+    if (exact) assert_int_equal(media_count(h), n);
+}
+
+static void integrity_ok(const home *h)
+{
+    char r[64];
+    raw_text(h, "PRAGMA integrity_check", r, sizeof r);
+    assert_string_equal(r, "ok");
+}
+
+/* Retention killed (SIGKILL) at random points, again and again, until a
+ * run completes: after every kill the database is whole, the chain
+ * verifies, and every row that still names a file has it; at the end the
+ * totals are those of one run, and files the kills left behind are swept
+ * once they are an hour old. */
+static void test_retention_killed(void **state)
+{
+    (void)state;
+    NEED_ENGINE();
+    at("2026-11-01T08:00:00.000Z");
+    home h;
+    users u;
+    lfr_store *s = populated(&h, &u);
+    const char *stills[4] = {g_obama, g_biden, g_lin, g_alex};
+    int64_t img[4];
+    for (int i = 0; i < 4; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "X%d", i);
+        int64_t id = enrol1(s, &u.op, ref, LFR_CATEGORY_SUSPECT, "2026-11-02", stills[i],
+                            LFR_PROVENANCE_CUSTODY_IMAGING);
+        img[i] = image_of(&h, id);
+    }
+    enum { N_DEP = 4, N_ALERTS = 120 };
+    lfr_deployment_params p = params("2026-11-01T10:00:00Z", "2026-11-01T18:00:00Z", 0);
+    int64_t dep[N_DEP];
+    for (int i = 0; i < N_DEP; i++) {
+        at("2026-11-01T08:00:00.000Z");
+        dep[i] = create(s, &u.op, &p);
+        ok(lfr_store_deployment_authorise(s, &u.ao1, dep[i]));
+        at("2026-11-01T10:30:00.000Z");
+        ok(lfr_store_deployment_start(s, &u.op, dep[i]));
+    }
+    uint8_t crop[800];
+    for (int i = 0; i < N_ALERTS; i++) {
+        fill(crop, sizeof crop, (uint32_t)(100 + i));
+        alert(s, &u.op, dep[i % N_DEP], "cam-a", img[i % 4], 0.8, NULL, crop, sizeof crop);
+    }
+    at("2026-11-01T17:00:00.000Z");
+    for (int i = 0; i < N_DEP; i++)
+        ok(lfr_store_deployment_stop(s, &u.op, dep[i]));
+    ok(lfr_store_policy_set(s, &u.admin, "alert_crop_days", 2));
+    lfr_store_close(s);
+    media_matches_rows(&h, 1);
+
+    /* Everything is due: crops (2 days), snapshots (24 h), the four
+     * expired subjects' images. */
+    at("2026-11-05T12:00:00.000Z");
+    int kills = 0, partial = 0, done = 0;
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 60 && !done; round++) {
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(go[0]);
+            lfr_store *cs;
+            lfr_user me;
+            if (lfr_store_open(h.path, &cs) || lfr_store_login(cs, "admin", PW, &me)) _exit(2);
+            if (write(go[1], "g", 1) != 1) _exit(2);
+            _exit(lfr_store_retention_run(cs, &me, NULL) ? 3 : 0);
+        }
+        close(go[1]);
+        char c;
+        assert_int_equal(read(go[0], &c, 1), 1);
+        close(go[0]);
+        /* Early rounds kill soon after the start; later ones let it run
+         * longer, so that every phase is hit and a run finally completes. */
+        usleep((useconds_t)(rand() % (1000 << (round / 3 < 12 ? round / 3 : 12))));
+        kill(pid, SIGKILL);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (WIFEXITED(status)) {
+            assert_int_equal(WEXITSTATUS(status), 0);
+            done = 1;
+        } else {
+            kills++;
+            int64_t n = count_action(&h, "retention.delete");
+            if (n > 0 && n < 1 + N_DEP + 4) partial++;
+        }
+        integrity_ok(&h);
+        media_matches_rows(&h, 0);
+        assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+        verify_ok(s);
+        lfr_store_close(s);
+    }
+    assert_true(done);
+    print_message("retention killed %d times (%d part-way through its deletions) before a run"
+                  " completed\n",
+                  kills, partial);
+
+    /* Whatever the kills did, the records end as one run leaves them. */
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM alerts WHERE crop_file IS NULL AND"
+                                   " crop_deleted_at IS NOT NULL"),
+                     N_ALERTS);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM deployments WHERE purged_at IS NOT NULL"
+                                   " AND snapshot_file IS NULL"),
+                     N_DEP);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM images WHERE deleted_at IS NULL"), 0);
+    /* Each crop, snapshot and image in exactly one receipt. */
+    assert_int_equal(raw_count(&h,
+                               "SELECT coalesce(sum(json_extract(detail, '$.n')), 0) FROM"
+                               " audit WHERE action = 'retention.delete' AND object = 'alerts'"),
+                     N_ALERTS);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'retention.delete'"
+                                   " AND object LIKE 'deployment:%'"),
+                     N_DEP);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'retention.delete'"
+                                   " AND object LIKE 'subject:%'"),
+                     4);
+    /* Files the kills left behind go once they are an hour old. */
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/media", h.path);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    struct timespec old[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') assert_int_equal(utimensat(dirfd(d), e->d_name, old, 0), 0);
+    closedir(d);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    lfr_retention_result r;
+    ok(lfr_store_retention_run(s, &u.admin, &r));
+    assert_true(r.alert_crops == 0 && r.snapshots == 0 && r.subject_images == 0);
+    media_matches_rows(&h, 1);
+    assert_int_equal(media_count(&h), 0);
+    verify_ok(s);
+    lfr_store_close(s);
+    unsetenv("LFR_FAKE_NOW");
+    home_remove(&h);
+}
+
 /* ---- No plaintext (Must show 5) --------------------------------------------------------- */
 
 typedef struct needle {
@@ -1491,9 +1658,9 @@ static void test_no_plaintext(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_bad_inputs),
-        cmocka_unit_test(test_tamper),       cmocka_unit_test(test_retention),
-        cmocka_unit_test(test_no_plaintext),
+        cmocka_unit_test(test_lifecycle),        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_tamper),           cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_retention_killed), cmocka_unit_test(test_no_plaintext),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
