@@ -1029,11 +1029,16 @@ int lfr_store_alert_add(lfr_store *s, const lfr_user *actor, const lfr_alert_par
     if (!rc && cam < 0)
         rc = lfr__err(LFR_ERR_INVALID, "alert: deployment %lld has no camera \"%.40s\"",
                       (long long)p->deployment_id, p->camera);
-    if (!rc && !(p->score >= r->d.threshold && p->score <= 1.0 + 1e-6))
+    if (!rc && !(p->score >= r->d.threshold))
         rc = lfr__err(LFR_ERR_INVALID, "alert: score %g is below the threshold %g", p->score,
                       r->d.threshold);
-    if (!rc && (p->crop_size > CROP_MAX || (p->crop_size && !p->crop)))
+    if (!rc && !(p->score <= 1.0 + 1e-6))
+        rc = lfr__err(LFR_ERR_INVALID, "alert: score %g is not a cosine similarity (at most 1)",
+                      p->score);
+    if (!rc && p->crop_size > CROP_MAX)
         rc = lfr__err(LFR_ERR_INVALID, "alert: crop larger than 4 MiB");
+    if (!rc && p->crop_size && !p->crop)
+        rc = lfr__err(LFR_ERR_INVALID, "alert: crop size given without the crop");
     if (!rc && p->time) {
         int64_t ms;
         if (lfr__time_parse(p->time, &ms))

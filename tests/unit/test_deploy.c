@@ -708,7 +708,26 @@ static void test_lifecycle(void **state)
     ap.score = 0.49;
     REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_INVALID, "alert.add.refused",
             "below the threshold");
+    ap.score = NAN;
+    REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_INVALID, "alert.add.refused",
+            "below the threshold");
+    ap.score = 1.5;
+    REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_INVALID, "alert.add.refused",
+            "at most 1");
     ap.score = 0.7;
+    ap.time = "yesterday";
+    REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_INVALID, "alert.add.refused",
+            "not ISO-8601");
+    ap.time = "2026-11-01T10:40:00Z";
+    ap.crop_size = ((size_t)4 << 20) + 1;
+    REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_INVALID, "alert.add.refused",
+            "larger than 4 MiB");
+    ap.crop = NULL;
+    ap.crop_size = 10;
+    REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_INVALID, "alert.add.refused",
+            "without the crop");
+    ap.crop = crop;
+    ap.crop_size = sizeof crop;
     int64_t a1 = alert(s, &u.op, d1, "cam-a", imA, 0.7, "2026-11-01T10:40:00Z", crop, sizeof crop);
     int64_t a2 = alert(s, &u.op, d1, "cam-b", ids[1], 0.5, NULL, NULL, 0); /* C's second image */
     /* The alert counted on its camera. */
