@@ -553,7 +553,7 @@ static int run_import(const char *file, manifest *m, lfr_store *st, const lfr_us
         free(k.v);
         return rc;
     }
-    qsort(k.v, k.n, sizeof *k.v, by_known_reference);
+    if (k.n) qsort(k.v, k.n, sizeof *k.v, by_known_reference);
     size_t n_on = 0;
     for (size_t i = 0; i < n_groups; i++) {
         const known *hit = known_find(&k, m->rows[order[groups[i].first]].f[C_REF]);
