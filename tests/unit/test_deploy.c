@@ -532,6 +532,27 @@ static int wl_find(const lfr_watchlist *wl, int64_t id)
     return -1;
 }
 
+typedef struct ids_seen {
+    int n;
+    int64_t id[8];
+} ids_seen;
+
+static int on_deployment(const lfr_deployment *d, void *ctx)
+{
+    ids_seen *l = ctx;
+    if (l->n < 8) l->id[l->n] = d->id;
+    l->n++;
+    return 0;
+}
+
+static int on_alert(const lfr_alert *a, void *ctx)
+{
+    ids_seen *l = ctx;
+    if (l->n < 8) l->id[l->n] = a->id;
+    l->n++;
+    return 0;
+}
+
 /* ---- The life of a deployment ------------------------------------------------------------ */
 
 static void test_lifecycle(void **state)
@@ -814,6 +835,37 @@ static void test_lifecycle(void **state)
     REFUSED(&h, lfr_store_alert_add(s, &u.op, &ap, NULL), LFR_ERR_CONFLICT, "alert.add.refused",
             "not running");
     assert_int_equal(lfr_store_deployment_watchlist(s, &u.op, d1, &wl2), LFR_ERR_CONFLICT);
+
+    /* Lists: deployments by window, alerts by deployment, outcome and time. */
+    ids_seen l = {0};
+    ok(lfr_store_deployment_list(s, &u.aud, "2026-11-01", "2026-11-01", on_deployment, &l));
+    assert_int_equal(l.n, 2);
+    memset(&l, 0, sizeof l);
+    ok(lfr_store_deployment_list(s, &u.aud, "2026-11-01T12:00:00.001Z", NULL, on_deployment, &l));
+    assert_int_equal(l.n, 1); /* d1 stopped at 12:00; d2's planned end is 18:00 */
+    assert_int_equal(l.id[0], d2);
+    memset(&l, 0, sizeof l);
+    ok(lfr_store_deployment_list(s, &u.aud, "2026-11-02", NULL, on_deployment, &l));
+    assert_int_equal(l.n, 0);
+    memset(&l, 0, sizeof l);
+    lfr_alert_filter af = {.deployment_id = d1};
+    ok(lfr_store_alert_list(s, &u.aud, &af, on_alert, &l));
+    assert_int_equal(l.n, 2);
+    memset(&l, 0, sizeof l);
+    af.outcome = LFR_OUTCOME_CONFIRMED_TRUE;
+    ok(lfr_store_alert_list(s, &u.aud, &af, on_alert, &l));
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.id[0], a1);
+    memset(&l, 0, sizeof l);
+    lfr_alert_filter at_ = {.from = "2026-11-01T10:35:00Z", .to = "2026-11-01"};
+    ok(lfr_store_alert_list(s, &u.aud, &at_, on_alert, &l));
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.id[0], a1);
+    memset(&l, 0, sizeof l);
+    af.deployment_id = d2;
+    af.outcome = 0;
+    ok(lfr_store_alert_list(s, &u.aud, &af, on_alert, &l));
+    assert_int_equal(l.n, 0);
     verify_ok(s);
     lfr_watchlist_free(wl);
     lfr_store_close(s);
