@@ -368,6 +368,36 @@ static void write_rate_json(FILE *f, const char *name, const lfr__diff_rate *r)
     fprintf(f, "]}");
 }
 
+/* The ROC / DET curve of the run's own comparisons as [threshold, FMR,
+ * FNMR] points: the first and last, and between them a point wherever FMR or
+ * FNMR has moved by a twentieth of a decade since the last one written
+ * (about 20 points per decade instead of one per distinct score). */
+static void write_det_json(FILE *f, const verify_run *v)
+{
+    lfr__eval_data d = {v->score, v->same, NULL, v->n_main};
+    lfr__eval_roc_point *roc = malloc((v->n_main + 1) * sizeof *roc);
+    size_t np = 0;
+    if (!roc || v->s.n_genuine == 0 || v->s.n_impostor == 0 ||
+        lfr__eval_roc(&d, roc, v->n_main + 1, &np) != LFR_OK) {
+        free(roc);
+        return;
+    }
+    double lx = NAN, ly = NAN;
+    int first = 1;
+    for (size_t i = 0; i < np; i++) {
+        double x = roc[i].fmr, y = 1 - roc[i].tmr;
+        double tx = x > 0 ? log10(x) : -99, ty = y > 0 ? log10(y) : -99;
+        if (!first && i + 1 < np && fabs(tx - lx) < 0.05 && fabs(ty - ly) < 0.05) continue;
+        fprintf(f, "%s[", first ? "" : ", ");
+        lfr_cli_json_num(f, roc[i].threshold);
+        fprintf(f, ", %.6g, %.6g]", x, y);
+        first = 0;
+        lx = tx;
+        ly = ty;
+    }
+    free(roc);
+}
+
 static int write_verify_json(const opts *o, const verify_run *v)
 {
     FILE *f = fopen(o->json_file, "w");
@@ -412,6 +442,8 @@ static int write_verify_json(const opts *o, const verify_run *v)
         fprintf(f, ", \"false_matches\": %zu, \"false_nonmatches\": %zu}", v->at[k].n_false_match,
                 v->at[k].n_false_nonmatch);
     }
+    fprintf(f, "],\n  \"det\": [");
+    write_det_json(f, v);
     fprintf(f, "],\n  \"differential_threshold\": ");
     lfr_cli_json_num(f, v->has_diff ? v->diff_thr : NAN);
     fprintf(f, ",\n  \"bootstrap_replicates\": %d,\n  \"groups\": {", o->bootstrap);
