@@ -177,7 +177,8 @@ static char *resolve_path(const char *dir, const char *path)
 }
 
 /* Read the manifest: the header line, then the rows (blank lines and lines
- * starting with '#' are skipped). Returns 0, or 1 after a message. */
+ * starting with '#' are skipped; a NUL byte ends its line). Returns 0, or
+ * 1 after a message. */
 static int manifest_read(const char *file, manifest *m)
 {
     memset(m, 0, sizeof *m);
@@ -195,24 +196,19 @@ static int manifest_read(const char *file, manifest *m)
         memcpy(dir, file, n);
         dir[n] = 0;
     }
-    char *buf = NULL;
-    size_t buf_cap = 0;
-    ssize_t len;
+    static char buf[LINE_MAX_BYTES + 2];
     int line = 0, have_header = 0, rc = 0;
-    while (!rc && (len = getline(&buf, &buf_cap, f)) >= 0) {
+    while (!rc && fgets(buf, sizeof buf, f)) {
         line++;
-        if (len > LINE_MAX_BYTES) {
+        size_t len = strlen(buf);
+        if (len == sizeof buf - 1 && buf[len - 1] != '\n') {
             rc = fail("%s: line %d is longer than %d bytes", file, line, LINE_MAX_BYTES);
-            break;
-        }
-        if ((size_t)len != strlen(buf)) {
-            rc = fail("%s: line %d holds a NUL byte", file, line);
             break;
         }
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
             buf[--len] = 0;
         char *text = buf;
-        if (line == 1 && !memcmp(text, "\xef\xbb\xbf", 3)) text += 3; /* a UTF-8 BOM */
+        if (line == 1 && !strncmp(text, "\xef\xbb\xbf", 3)) text += 3; /* a UTF-8 BOM */
         if (!*text || *text == '#') continue;
         if (!have_header) {
             row h;
@@ -256,7 +252,6 @@ static int manifest_read(const char *file, manifest *m)
     }
     if (!rc && ferror(f)) rc = fail("%s: read error: %s", file, strerror(errno));
     if (!rc && !have_header) rc = fail("%s: empty manifest (no header line)", file);
-    free(buf);
     fclose(f);
     if (rc) manifest_free(m);
     return rc;
