@@ -24,6 +24,7 @@
 #include "eval/cache.h"
 #include "eval/diff.h"
 #include "eval/eval.h"
+#include "eval/html.h"
 #include "eval/manifest.h"
 
 static int parse(const char *text, lfr__manifest *m)
@@ -420,6 +421,69 @@ static void test_cache(void **state)
     unlink(path);
 }
 
+/* ---- HTML reports ------------------------------------------------------------------------ */
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Text is escaped, every plot is an svg.plot with drawn data, points that
+ * cannot go on a log axis are left out, and nothing is loaded from
+ * elsewhere. (That the plots render is checked in Chromium by
+ * tests/e2e/eval_report_slow.sh.) */
+static void test_html(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    lfr__html_begin(f, "a<b>&\"c");
+    lfr__html_para(f, "group %s", "<script>alert(1)</script>");
+    double x[4] = {0, 1e-3, 1e-2, 1}, y[4] = {1, 0.1, 0.01, 0.001};
+    lfr__html_series se = {"all", x, y, 4, 0, 0};
+    lfr__html_plot p = {"DET", "FMR", "FNMR", 1, 1, 0, 0, 0, 0, &se, 1};
+    lfr__html_lines(f, &p);
+    double gen[3] = {0.7, 0.8, 0.9}, imp[3] = {-0.1, 0.0, 0.2}, mark = 0.5;
+    lfr__html_histogram(f, "scores", gen, 3, imp, 3, -0.4, 1.0, 14, &mark, 1);
+    const char *labels[2] = {"x", "y<z"};
+    double v[2] = {0.1, NAN}, lo[2] = {0.05, NAN}, hi[2] = {0.2, NAN};
+    int est[2] = {1, 0};
+    lfr__html_intervals(f, "rates", "FMR", labels, v, lo, hi, est, 2);
+    lfr__html_end(f);
+    fclose(f);
+    assert_non_null(strstr(buf, "<title>a&lt;b&gt;&amp;&quot;c</title>"));
+    assert_null(strstr(buf, "<script>alert"));
+    assert_non_null(strstr(buf, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_non_null(strstr(buf, "y&lt;z"));
+    assert_int_equal(count(buf, "<svg class=\"plot\""), 3);
+    assert_int_equal(count(buf, "</svg>"), 3);
+    assert_true(count(buf, "class=\"data\"") >= 5); /* path, 2 areas, bar, dot, words */
+    assert_int_equal(count(buf, "not estimable"), 1);
+    /* The DET path: 3 points (FMR 0 cannot go on a log axis), one M and two L. */
+    const char *d = strstr(buf, "class=\"data\" clip-path");
+    assert_non_null(d);
+    d = strstr(d, " d=\"");
+    const char *e = strchr(d + 4, '"');
+    size_t n_l = 0, n_m = 0;
+    for (const char *q = d; q < e; q++) {
+        n_l += *q == 'L';
+        n_m += *q == 'M';
+    }
+    assert_int_equal(n_m, 1);
+    assert_int_equal(n_l, 2);
+    assert_null(strstr(buf, "src="));
+    assert_null(strstr(buf, "href="));
+    assert_null(strstr(buf, "https:"));
+    assert_int_equal(count(buf, "http://"), 3); /* the three svg namespaces only */
+    assert_non_null(strstr(buf, "id=\"render-check\""));
+    assert_true(size > 8 && !strcmp(buf + size - 8, "</html>\n"));
+    free(buf);
+}
+
 /* ---- The LFW converter on the real data ------------------------------------------------- */
 
 static void test_lfw_manifest(void **state)
@@ -486,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_diff_small_and_empty),
         cmocka_unit_test(test_diff_bootstrap_identical),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_html),
         cmocka_unit_test(test_lfw_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
