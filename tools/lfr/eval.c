@@ -1144,16 +1144,18 @@ static int ident_groups(const opts *o, const lfr_cli_ident *r, const lfr__manife
             .pos = (unsigned char)mated,
             .err = mated ? !(s->mate_rank == 1 && s->mate_score >= thr) : s->top_score >= thr,
         };
-        if (g >= 0) {
+        if (g >= 0)
             out->n_images[g]++;
-            if (last[person] != g) { /* a person's probes are consecutive */
-                last[person] = g;
+        else
+            out->n_cross++;
+    }
+    /* People per group: last[person] is the last group that counted them. */
+    for (int g = 0; g < out->n_groups; g++)
+        for (size_t k = 0; k < n; k++)
+            if (items[k].group == g && last[items[k].id_a] != g) {
+                last[items[k].id_a] = g;
                 out->n_ids[g]++;
             }
-        } else {
-            out->n_cross++;
-        }
-    }
     free(last);
     int ref = 0;
     for (int g = 1; g < out->n_groups; g++)
@@ -1235,10 +1237,10 @@ static int write_ident_html(const opts *o, const lfr_cli_ident *r, const lfr__ma
     int rc = 0;
     lfr__html_begin(f, "openlfr 1:N identification report");
     lfr__html_para(f,
-                   "LFW open-set 1:N: gallery of %zu people (the first image of each person with "
+                   "%s open-set 1:N: gallery of %zu people (the first image of each person with "
                    "two or more images), %zu mated probes (their other images), %zu non-mated "
                    "probes (the people with one image).",
-                   r->n_gallery, r->n_mated, r->n_nonmated);
+                   r->protocol, r->n_gallery, r->n_mated, r->n_nonmated);
     lfr__html_para(f, "Models: detector sha256 %s, embedder sha256 %s; openlfr %s.", r->det_sha,
                    r->emb_sha, LFR_VERSION);
     const char *head[] = {"measure", "value"};
@@ -1426,12 +1428,16 @@ static int store_ident(const opts *o, const lfr_cli_ident *r, const lfr__manifes
              r->det_sha, r->emb_sha);
     snprintf(engine, sizeof engine, "openlfr %s / XNNPACK %s", LFR_VERSION, lfr_backend_version());
     snprintf(notes, sizeof notes,
-             "LFW open-set 1:N (gallery: first image of each person with 2+ images)%s; group "
+             "%s open-set 1:N (gallery: first image of each person with 2+ images)%s; group "
              "threshold %.6g; bootstrap %d replicates over people",
-             o->people ? " on the first --people of lfw-names.txt" : "", thr, o->bootstrap);
+             r->protocol, o->people ? " on the first --people people" : "", thr, o->bootstrap);
     lfr_evaluation e = {0};
     e.kind = "identify";
-    e.dataset = o->dataset ? o->dataset : "LFW (lfw-names.txt)";
+    const char *base = strrchr(r->protocol, '/');
+    e.dataset = o->dataset                    ? o->dataset
+                : !strcmp(r->protocol, "LFW") ? "LFW (lfw-names.txt)"
+                : base                        ? base + 1
+                                              : r->protocol;
     e.dataset_sha256 = dataset_sha;
     e.model = model;
     e.engine_version = engine;

@@ -96,6 +96,7 @@ typedef struct lfr_cli_ident {
     int n_sizes;
     double secs;
     const char *det_sha, *emb_sha;
+    const char *protocol; /* "LFW", or the manifest's path */
 } lfr_cli_ident;
 
 /* Per-group FNIR/FPIR (with --manifest), the HTML report (--html) and the

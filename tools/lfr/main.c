@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "eval/cache.h"
 #include "eval/eval.h"
+#include "eval/manifest.h"
 #include "evalcli.h"
 #include "lfr/lfr.h"
 #include "lfr/store.h"
@@ -40,9 +41,10 @@ static const char usage_text[] =
     "                                 same/different at the default threshold\n"
     "  eval lfw --data DIR [--pairs FILE] [--json FILE] [--scores FILE]\n"
     "                                 LFW View 2 10-fold accuracy, AUC, TAR at FAR\n"
-    "  eval identify lfw --data DIR [--json FILE] [--people N] [--manifest FILE]\n"
-    "                                 LFW open-set 1:N: FNIR at FPIR, rank-1, CMC; per\n"
-    "                                 group FNIR/FPIR with the manifest's labels\n"
+    "  eval identify lfw|MANIFEST --data DIR [--json FILE] [--people N] [--manifest FILE]\n"
+    "                                 open-set 1:N on LFW or a manifest: FNIR at FPIR,\n"
+    "                                 rank-1, CMC, projection; per group FNIR/FPIR with\n"
+    "                                 the manifest's labels (at --diff-threshold X)\n"
     "  eval manifest lfw --data DIR [--labels DIR]\n"
     "                                 print a manifest (TSV: path, identity, sha256, sex,\n"
     "                                 race) of LFW and the label files\n"
@@ -832,6 +834,7 @@ typedef struct lfw_list {
     int *role;   /* 0 gallery, 1 mated probe, 2 non-mated probe */
     size_t n, cap;
     int n_people;
+    const char **sha; /* from a manifest: each image's sha256, or NULL; NULL for LFW */
 } lfw_list;
 
 static void lfw_list_free(lfw_list *l)
@@ -841,7 +844,59 @@ static void lfw_list_free(lfw_list *l)
     free(l->path);
     free(l->person);
     free(l->role);
+    free(l->sha);
     memset(l, 0, sizeof *l);
+}
+
+/*
+ * The same protocol on a manifest: people in the order they first appear,
+ * the first image (in manifest order) of each person with two or more
+ * images in the gallery, their other images mated probes, the images of
+ * people with one image non-mated probes. max_people > 0 keeps the first
+ * max_people people.
+ */
+static int manifest_list_load(const lfr__manifest *m, long max_people, lfw_list *l)
+{
+    memset(l, 0, sizeof *l);
+    size_t n = m->n_images, k = (size_t)m->n_identities;
+    int *count = calloc(k + 1, sizeof *count), *order = malloc((k + 1) * sizeof *order),
+        *seen = calloc(k + 1, sizeof *seen);
+    l->path = calloc(n + 1, sizeof *l->path);
+    l->person = malloc((n + 1) * sizeof *l->person);
+    l->role = malloc((n + 1) * sizeof *l->role);
+    l->sha = calloc(n + 1, sizeof *l->sha);
+    int rc = 0;
+    if (!count || !order || !seen || !l->path || !l->person || !l->role || !l->sha) {
+        rc = fail("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        count[m->identity[i]]++;
+    for (size_t c = 0; c <= k; c++)
+        order[c] = -1;
+    int sc = m->sha256_column;
+    for (size_t i = 0; i < n; i++) {
+        int id = m->identity[i];
+        if (order[id] < 0) {
+            if (max_people > 0 && l->n_people >= max_people) continue;
+            order[id] = l->n_people++;
+        }
+        l->path[l->n] = strdup(m->path[i]);
+        if (!l->path[l->n]) {
+            rc = fail("out of memory");
+            goto out;
+        }
+        l->person[l->n] = order[id];
+        l->role[l->n] = count[id] == 1 ? 2 : seen[id]++ == 0 ? 0 : 1;
+        l->sha[l->n] = sc >= 0 ? m->value[sc][m->label[sc][i]] : NULL;
+        l->n++;
+    }
+out:
+    free(count);
+    free(order);
+    free(seen);
+    if (rc) lfw_list_free(l);
+    return rc;
 }
 
 static int lfw_list_load(const char *dir, long max_people, lfw_list *l)
@@ -901,10 +956,27 @@ static int lfw_list_load(const char *dir, long max_people, lfw_list *l)
 
 static int cmd_eval_identify(opts *o)
 {
-    if (o->n_pos != 2 || strcmp(o->pos[1], "lfw") || !o->data)
-        return fail("usage: lfr eval identify lfw --data DIR [--json FILE] [--people N]");
+    if (o->n_pos != 2 || !o->data)
+        return fail("usage: lfr eval identify lfw|MANIFEST --data DIR [--json FILE] [--people N] "
+                    "[--manifest FILE]");
     lfw_list l;
-    if (lfw_list_load(o->data, o->people, &l)) return 1;
+    lfr__manifest man;
+    memset(&man, 0, sizeof man);
+    /* "lfw": LFW's own list of people; anything else names a manifest,
+     * whose labels then also give the groups. */
+    int is_lfw = !strcmp(o->pos[1], "lfw");
+    char proto[300];
+    snprintf(proto, sizeof proto, "%s", is_lfw ? "LFW" : o->pos[1]);
+    if (is_lfw) {
+        if (lfw_list_load(o->data, o->people, &l)) return 1;
+    } else {
+        if (lfr__manifest_load(o->pos[1], &man) != LFR_OK) return fail("%s", lfr_errmsg());
+        if (!o->manifest) o->manifest = o->pos[1];
+        if (manifest_list_load(&man, o->people, &l)) {
+            lfr__manifest_free(&man);
+            return 1;
+        }
+    }
     int rc = 0;
     double secs = 0;
     eval_job j;
@@ -931,6 +1003,7 @@ static int cmd_eval_identify(opts *o)
         rc = fail("out of memory");
         goto out;
     }
+    j.expect_sha = l.sha;
     if (lfr_cli_embed_paths(o, o->data, (const char *const *)l.path, l.n, &j, &secs) != 0) {
         rc = 1;
         goto out;
@@ -997,9 +1070,9 @@ static int cmd_eval_identify(opts *o)
                              &at_default);
     lfr__eval_cmc(mated, n_mated, 20, cmc);
     printf(
-        "LFW 1:N (open set): gallery %zu people (first image of each person with 2+ images),\n"
+        "%s 1:N (open set): gallery %zu people (first image of each person with 2+ images),\n"
         "  %zu mated probes, %zu non-mated probes (people with one image); %zu images in %.1f s\n",
-        n_gal, n_mated, n_nonmated, l.n, secs);
+        proto, n_gal, n_mated, n_nonmated, l.n, secs);
     printf("no face: %zu gallery, %zu mated, %zu non-mated images (%zu mated probes dropped with "
            "their gallery image)\n",
            gal_missing, probe_missing[1], probe_missing[2], mated_unenrolled);
@@ -1065,8 +1138,12 @@ static int cmd_eval_identify(opts *o)
             rc = fail("%s: cannot write: %s", o->json_file, strerror(errno));
             goto out;
         }
-        fprintf(f, "{\n  \"protocol\": \"LFW open-set 1:N: gallery = first image of each person "
-                   "with 2+ images\",\n");
+        fprintf(f, "{\n  \"protocol\": ");
+        json_str(f, is_lfw ? "LFW open-set 1:N: gallery = first image of each person with 2+ "
+                             "images"
+                           : "open-set 1:N on a manifest: gallery = first image of each person "
+                             "with 2+ images");
+        fprintf(f, ",\n");
         fprintf(f, "  \"gallery\": %zu,\n  \"mated_probes\": %zu,\n  \"nonmated_probes\": %zu,\n",
                 n_gal, n_mated, n_nonmated);
         fprintf(f, "  \"no_face\": {\"gallery\": %zu, \"mated\": %zu, \"nonmated\": %zu},\n",
@@ -1122,6 +1199,7 @@ static int cmd_eval_identify(opts *o)
             .secs = secs,
             .det_sha = j.det_sha,
             .emb_sha = j.emb_sha,
+            .protocol = proto,
         };
         rc = lfr_cli_identify_report(o, &ir, st, st ? &me : NULL);
     }
@@ -1141,6 +1219,7 @@ out:
     free(scratch);
     free(nm_scores);
     lfw_list_free(&l);
+    lfr__manifest_free(&man);
     return rc;
 }
 
