@@ -63,6 +63,7 @@ typedef enum lfr_status {
     LFR_ERR_NOT_FOUND = 12,  /* no such object */
     LFR_ERR_TAMPERED = 13,   /* the audit chain or its anchor does not verify */
     LFR_ERR_STORE = 14,      /* the database failed (busy, full, corrupt, ...) */
+    LFR_ERR_EOF = 15,        /* a stream ended (a video file, or a source that was stopped) */
 } lfr_status;
 
 /* A short constant description of a status code; never NULL. */

@@ -42,6 +42,8 @@ const char *lfr_strerror(int status)
         return "audit chain does not verify";
     case LFR_ERR_STORE:
         return "database error";
+    case LFR_ERR_EOF:
+        return "end of stream";
     }
     return "unknown status";
 }
