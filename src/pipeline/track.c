@@ -12,7 +12,7 @@
 
 lfr__quality_params lfr__quality_defaults(void)
 {
-    lfr__quality_params p = {32.0f, 12.0f, 20.0f, 0.45f, 30.0f};
+    lfr__quality_params p = {32.0f, 10.0f, 20.0f, 0.45f, 45.0f};
     return p;
 }
 

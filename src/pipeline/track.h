@@ -32,10 +32,10 @@
 
 typedef struct lfr__quality_params {
     float min_face_px;   /* default 32 */
-    float min_eye_px;    /* default 12 */
+    float min_eye_px;    /* default 10 */
     float min_sharpness; /* default 20 (Laplacian variance, grey levels squared) */
     float max_yaw;       /* default 0.45 */
-    float max_roll_deg;  /* default 30 */
+    float max_roll_deg;  /* default 45: alignment corrects roll */
 } lfr__quality_params;
 
 lfr__quality_params lfr__quality_defaults(void);
@@ -61,6 +61,7 @@ typedef struct lfr__track {
     int passed;                              /* a detection passed the quality gate */
     float best_quality;                      /* of the embedded shots */
     int n_embedded;                          /* shots embedded so far */
+    int64_t last_embed_frame;                /* frame of the last embedding */
     float best_score;                        /* best watchlist score so far */
     int64_t alerted[LFR__TRACK_MAX_ALERTED]; /* subjects alerted for this track */
     int n_alerted;

@@ -765,11 +765,15 @@ int lfr_store_deployment_start(lfr_store *s, const lfr_user *actor, int64_t id)
         lfr__deployment_start_detail(d, detail, sizeof detail);
         rc = lfr__audit_append_at(s, now, row.user.name, act, object, detail);
     }
-    if (!rc)
+    int committed = 0;
+    if (!rc) {
         rc = lfr__store_commit(s);
-    else
+        committed = s->committed;
+    } else {
         lfr__store_rollback(s);
-    if (rc && wrote) lfr__media_unlink(s, r->snapshot_file);
+    }
+    /* A commit that only failed to move audit.head still names the file. */
+    if (rc && wrote && !committed) lfr__media_unlink(s, r->snapshot_file);
     free(x.e);
     free(x.im);
     free(r);
@@ -1104,12 +1108,17 @@ int lfr_store_alert_add(lfr_store *s, const lfr_user *actor, const lfr_alert_par
         /* At the alert's recorded_at, so that verification can check both. */
         rc = lfr__audit_append_at(s, now, row.user.name, "alert.add", aobj, detail);
     }
-    if (!rc)
+    int committed = 0;
+    if (!rc) {
         rc = lfr__store_commit(s);
-    else
+        committed = s->committed;
+    } else {
         lfr__store_rollback(s);
-    if (rc && wrote) lfr__media_unlink(s, a.crop_file);
-    if (!rc && id_out) *id_out = id;
+    }
+    /* A commit that only failed to move audit.head still names the crop:
+     * the alert is recorded, and the caller gets its id with the error. */
+    if (rc && wrote && !committed) lfr__media_unlink(s, a.crop_file);
+    if ((!rc || committed) && id_out) *id_out = id;
     return rc;
 }
 

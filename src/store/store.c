@@ -90,7 +90,9 @@ int lfr__store_begin(lfr_store *s)
 
 int lfr__store_commit(lfr_store *s)
 {
+    s->committed = 0;
     int rc = s->be->commit(s->db);
+    if (!rc) s->committed = 1;
     if (rc) {
         s->be->rollback(s->db);
         s->head_pending = 0;

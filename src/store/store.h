@@ -200,6 +200,10 @@ struct lfr_store {
     /* The newest audit entry appended in the open transaction, written to
      * audit.head once the transaction commits. */
     int head_pending;
+    /* Whether the last lfr__store_commit committed the database, even if
+     * it then failed to update audit.head: files the committed rows name
+     * must then be kept. */
+    int committed;
     uint64_t head_seq;
     uint8_t head_hash[LFR_HASH_BYTES];
 };

@@ -167,7 +167,7 @@ static void test_quality_rules(void **state)
     assert_true(fabsf(q.yaw - 0.6f) < 1e-3f);
 
     lfr_face rolled = good;
-    rolled.kp[1].y += 40; /* eye line at 45 degrees */
+    rolled.kp[1].y += 60; /* eye line at 56 degrees */
     lfr__quality_check(&sharp, &rolled, &p, &q);
     assert_false(q.pass);
     assert_string_equal(q.reason, "pose");
