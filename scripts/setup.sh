@@ -35,6 +35,7 @@ done
 #   sqlite3: the CLI, used by tests to tamper with a database behind lfr's back
 #   nodejs + npm: `npm pack` of the model packages, optional oracle/bench peer
 #   chromium: headless check that the evaluation's HTML report renders
+#   libfaiss-dev: the peer of bench/search (FAISS IndexFlatIP), bench only
 packages=(
     build-essential
     cmake
@@ -54,6 +55,7 @@ packages=(
     npm
     ca-certificates
     chromium
+    libfaiss-dev
 )
 
 # A package counts as present when dpkg says it is installed. nodejs and npm
