@@ -12,6 +12,9 @@ int lfr_cli_records(const char *cmd, int argc, char **argv);
 /* deployment, alert, policy, retention, report (deploy.c). */
 int lfr_cli_deploy(const char *cmd, int argc, char **argv);
 
+/* lfr run (run.c): the live pipeline over a deployment's cameras. */
+int lfr_cli_run(int argc, char **argv);
+
 /* Open the home (NULL: $LFR_HOME, else ./lfr-data) and log in as `user`
  * (password from $LFR_PASSWORD or the terminal). 0, else the exit status
  * after a message. */

@@ -525,5 +525,6 @@ int lfr_cli_deploy(const char *cmd, int argc, char **argv)
     if (!strcmp(cmd, "policy")) return cmd_policy(argc, argv);
     if (!strcmp(cmd, "retention")) return cmd_retention(argc, argv);
     if (!strcmp(cmd, "report")) return cmd_report(argc, argv);
+    if (!strcmp(cmd, "run")) return lfr_cli_run(argc, argv);
     return -1;
 }

@@ -1,0 +1,519 @@
+/*
+ * Video sources through FFmpeg: see video.h.
+ *
+ * Three RGB buffers rotate between the decoder and the consumer when a
+ * thread decodes: the consumer holds one, one is the newest ready frame,
+ * and the decoder writes the third; handing over is an index swap under a
+ * mutex, so no frame is copied and none is allocated after the first.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+#include <sodium.h>
+
+#include "util/util.h"
+#include "video/video.h"
+
+/* Undecodable packets in a row before a source counts as failed. */
+#define MAX_BAD_PACKETS 200
+
+struct lfr__video {
+    char *url;
+    lfr__video_opts o;
+    int live, threaded;
+    int64_t opened_ms; /* wall clock when the file was opened (file times) */
+
+    AVFormatContext *fc;
+    AVCodecContext *cc;
+    AVFrame *fr;
+    AVPacket *pk;
+    struct SwsContext *sws;
+    int stream;
+    int sws_w, sws_h, sws_fmt;
+    int draining;        /* end of input: the decoder is being flushed */
+    int64_t deadline_ms; /* for the interrupt callback; 0: none */
+    double tb;           /* stream time base, seconds */
+    int64_t first_pts;
+    double fps;
+
+    lfr_image buf[3];
+    int held, ready_idx, writing; /* buffer indices (threaded) */
+    int ready;
+    int64_t ready_t, held_t;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;   /* interrupt requested (read under mu, or atomically) */
+    int ended;  /* the decoder thread is done */
+    int status; /* its final status when ended */
+    char err[300];
+
+    int64_t decoded, dropped, reconnects;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void vlog(lfr__video *v, const char *fmt, ...) LFR__PRINTF(2, 3);
+static void vlog(lfr__video *v, const char *fmt, ...)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "camera %s: %s: ", v->o.name ? v->o.name : "?", v->url);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (v->o.log)
+        v->o.log(v->o.log_ctx, line);
+    else
+        fprintf(stderr, "%s\n", line);
+}
+
+static int stopping(lfr__video *v)
+{
+    return __atomic_load_n(&v->stop, __ATOMIC_ACQUIRE);
+}
+
+/* FFmpeg calls this during blocking I/O: non-zero aborts the call. */
+static int interrupt_cb(void *ctx)
+{
+    lfr__video *v = ctx;
+    if (stopping(v)) return 1;
+    return v->deadline_ms && now_ms() > v->deadline_ms;
+}
+
+static void arm(lfr__video *v)
+{
+    v->deadline_ms = v->live ? now_ms() + v->o.timeout_ms : 0;
+}
+
+static const char *av_reason(int err, char *buf, size_t cap)
+{
+    if (av_strerror(err, buf, cap) < 0) snprintf(buf, cap, "error %d", err);
+    return buf;
+}
+
+static void close_input(lfr__video *v)
+{
+    sws_freeContext(v->sws);
+    v->sws = NULL;
+    avcodec_free_context(&v->cc);
+    avformat_close_input(&v->fc);
+    v->draining = 0;
+}
+
+/* Open the input and its decoder; on failure a message in lfr_errmsg(). */
+static int open_input(lfr__video *v)
+{
+    char why[160];
+    const AVInputFormat *ifmt = NULL;
+    const char *url = v->url;
+    if (!strncmp(url, "v4l2://", 7)) {
+        url += 7;
+        ifmt = av_find_input_format("video4linux2");
+    } else if (!strncmp(url, "/dev/video", 10)) {
+        ifmt = av_find_input_format("video4linux2");
+    }
+    v->fc = avformat_alloc_context();
+    if (!v->fc) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    v->fc->interrupt_callback.callback = interrupt_cb;
+    v->fc->interrupt_callback.opaque = v;
+    AVDictionary *opt = NULL;
+    if (!strncmp(url, "rtsp://", 7)) av_dict_set(&opt, "rtsp_transport", "tcp", 0);
+    arm(v);
+    int r = avformat_open_input(&v->fc, url, ifmt, &opt);
+    av_dict_free(&opt);
+    if (r < 0) {
+        v->fc = NULL; /* freed by avformat_open_input on failure */
+        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+        return lfr__err(v->live ? LFR_ERR_IO : (r == AVERROR(ENOENT) ? LFR_ERR_IO : LFR_ERR_FORMAT),
+                        "%s: cannot open: %s", v->url,
+                        v->deadline_ms && now_ms() > v->deadline_ms
+                            ? "timed out"
+                            : av_reason(r, why, sizeof why));
+    }
+    arm(v);
+    r = avformat_find_stream_info(v->fc, NULL);
+    const AVCodec *codec = NULL;
+    if (r >= 0) r = av_find_best_stream(v->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (r < 0) {
+        close_input(v);
+        return lfr__err(LFR_ERR_FORMAT, "%s: no video stream FFmpeg can decode: %s", v->url,
+                        av_reason(r, why, sizeof why));
+    }
+    v->stream = r;
+    AVStream *st = v->fc->streams[r];
+    v->cc = avcodec_alloc_context3(codec);
+    if (!v->cc || avcodec_parameters_to_context(v->cc, st->codecpar) < 0 ||
+        avcodec_open2(v->cc, codec, NULL) < 0) {
+        close_input(v);
+        return lfr__err(LFR_ERR_FORMAT, "%s: cannot open the %s decoder", v->url,
+                        codec ? codec->name : "video");
+    }
+    v->tb = av_q2d(st->time_base);
+    AVRational fr = av_guess_frame_rate(v->fc, st, NULL);
+    v->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 25.0;
+    if (v->fps < 1 || v->fps > 240) v->fps = 25.0;
+    v->first_pts = AV_NOPTS_VALUE;
+    return LFR_OK;
+}
+
+/* Convert v->fr into buffer b (allocated on the first frame of a size). */
+static int convert(lfr__video *v, int b)
+{
+    AVFrame *f = v->fr;
+    if (f->width < 1 || f->height < 1 || (int64_t)f->width * f->height > 100000000)
+        return lfr__err(LFR_ERR_FORMAT, "%s: bad frame size %dx%d", v->url, f->width, f->height);
+    lfr_image *img = &v->buf[b];
+    if (img->width != f->width || img->height != f->height) {
+        if (img->data) {
+            sodium_memzero(img->data, img->stride * (size_t)img->height);
+            lfr_image_free(img);
+        }
+        int rc = lfr_image_alloc(f->width, f->height, img);
+        if (rc) return rc;
+    }
+    if (!v->sws || v->sws_w != f->width || v->sws_h != f->height || v->sws_fmt != f->format) {
+        sws_freeContext(v->sws);
+        v->sws = sws_getContext(f->width, f->height, f->format, f->width, f->height,
+                                AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!v->sws) return lfr__err(LFR_ERR_FORMAT, "%s: unsupported pixel format", v->url);
+        v->sws_w = f->width;
+        v->sws_h = f->height;
+        v->sws_fmt = f->format;
+    }
+    uint8_t *dst[4] = {img->data, NULL, NULL, NULL};
+    int dst_stride[4] = {(int)img->stride, 0, 0, 0};
+    sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_stride);
+    return LFR_OK;
+}
+
+/* Decode the next frame into v->fr. LFR_OK, LFR_ERR_EOF at the end of the
+ * input, or a failure (message set). */
+static int decode_next(lfr__video *v)
+{
+    char why[160];
+    int bad = 0;
+    for (;;) {
+        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+        int r = avcodec_receive_frame(v->cc, v->fr);
+        if (r == 0) {
+            __atomic_add_fetch(&v->decoded, 1, __ATOMIC_RELAXED);
+            return LFR_OK;
+        }
+        if (r == AVERROR_EOF) return LFR_ERR_EOF;
+        if (r != AVERROR(EAGAIN))
+            return lfr__err(LFR_ERR_FORMAT, "%s: decoding failed: %s", v->url,
+                            av_reason(r, why, sizeof why));
+        if (v->draining) return LFR_ERR_EOF;
+        arm(v);
+        r = av_read_frame(v->fc, v->pk);
+        if (r == AVERROR_EOF || (r < 0 && !v->live && avio_feof(v->fc->pb))) {
+            v->draining = 1;
+            avcodec_send_packet(v->cc, NULL);
+            continue;
+        }
+        if (r < 0) {
+            if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+            return lfr__err(v->live ? LFR_ERR_IO : LFR_ERR_FORMAT, "%s: %s", v->url,
+                            v->deadline_ms && now_ms() > v->deadline_ms
+                                ? "no data for too long"
+                                : av_reason(r, why, sizeof why));
+        }
+        if (v->pk->stream_index == v->stream) {
+            r = avcodec_send_packet(v->cc, v->pk);
+            if (r < 0 && r != AVERROR(EAGAIN)) {
+                if (++bad > MAX_BAD_PACKETS) {
+                    av_packet_unref(v->pk);
+                    return lfr__err(LFR_ERR_FORMAT, "%s: %d undecodable packets in a row: %s",
+                                    v->url, bad, av_reason(r, why, sizeof why));
+                }
+            } else {
+                bad = 0;
+            }
+        }
+        av_packet_unref(v->pk);
+    }
+}
+
+/* Start a file again from its beginning. */
+static int rewind_input(lfr__video *v)
+{
+    if (av_seek_frame(v->fc, v->stream, 0, AVSEEK_FLAG_BACKWARD) < 0 &&
+        avformat_seek_file(v->fc, -1, INT64_MIN, 0, 0, 0) < 0) {
+        /* Some containers do not seek: open the file again. */
+        close_input(v);
+        return open_input(v);
+    }
+    avcodec_flush_buffers(v->cc);
+    v->draining = 0;
+    return LFR_OK;
+}
+
+static int64_t frame_time(lfr__video *v)
+{
+    if (v->live) return now_ms();
+    int64_t pts = v->fr->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE) return now_ms();
+    if (v->first_pts == AV_NOPTS_VALUE) v->first_pts = pts;
+    return v->opened_ms + (int64_t)((double)(pts - v->first_pts) * v->tb * 1000.0);
+}
+
+/* ---- The decoder thread (live sources, and files in real time) ----------------------- */
+
+/* Wait up to ms, returning early when stopped. */
+static void nap(lfr__video *v, int64_t ms)
+{
+    pthread_mutex_lock(&v->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    while (!v->stop && pthread_cond_timedwait(&v->cv, &v->mu, &ts) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
+static void finish(lfr__video *v, int status)
+{
+    pthread_mutex_lock(&v->mu);
+    v->ended = 1;
+    v->status = status;
+    snprintf(v->err, sizeof v->err, "%s", status ? lfr_errmsg() : "");
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+}
+
+static void *decoder_main(void *arg)
+{
+    lfr__video *v = arg;
+    int backoff = v->o.backoff_initial_ms;
+    int64_t t0 = now_ms(), pts0 = AV_NOPTS_VALUE;
+    int fails = 0;
+    for (;;) {
+        if (stopping(v)) break;
+        int rc = LFR_OK;
+        if (!v->fc) {
+            rc = open_input(v);
+            if (!rc && fails) {
+                __atomic_add_fetch(&v->reconnects, 1, __ATOMIC_RELAXED);
+                vlog(v, "connected again after %d failed attempt%s", fails, fails > 1 ? "s" : "");
+            }
+            t0 = now_ms();
+            pts0 = AV_NOPTS_VALUE;
+        }
+        if (!rc) rc = decode_next(v);
+        if (rc == LFR_ERR_EOF && !v->live && !stopping(v)) {
+            if (!v->o.loop) {
+                finish(v, LFR_ERR_EOF);
+                return NULL;
+            }
+            rc = rewind_input(v);
+            t0 = now_ms();
+            pts0 = AV_NOPTS_VALUE;
+            if (!rc) continue;
+        }
+        if (stopping(v)) break;
+        if (rc) {
+            if (rc == LFR_ERR_EOF) lfr__err(LFR_ERR_IO, "%s: the stream ended", v->url);
+            if (!v->live || !v->o.reconnect) {
+                vlog(v, "%s", lfr_errmsg());
+                finish(v, rc == LFR_ERR_EOF ? LFR_ERR_IO : rc);
+                return NULL;
+            }
+            fails++;
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s", lfr_errmsg());
+            /* The message names the URL already: log what follows it. */
+            const char *p = strstr(msg, v->url);
+            p = p ? p + strlen(v->url) + (p[strlen(v->url)] == ':' ? 2 : 0) : msg;
+            vlog(v, "%s; down, retrying in %.1f s", p, backoff / 1000.0);
+            close_input(v);
+            nap(v, backoff);
+            backoff = backoff * 2 > v->o.backoff_max_ms ? v->o.backoff_max_ms : backoff * 2;
+            continue;
+        }
+        fails = 0;
+        backoff = v->o.backoff_initial_ms;
+        /* Files in real time: wait for the frame's time. */
+        if (!v->live && v->fr->best_effort_timestamp != AV_NOPTS_VALUE) {
+            if (pts0 == AV_NOPTS_VALUE) pts0 = v->fr->best_effort_timestamp;
+            int64_t due =
+                t0 + (int64_t)((double)(v->fr->best_effort_timestamp - pts0) * v->tb * 1000.0);
+            int64_t wait = due - now_ms();
+            if (wait > 0) nap(v, wait);
+        }
+        int64_t t = frame_time(v);
+        if (convert(v, v->writing)) {
+            vlog(v, "%s", lfr_errmsg());
+            continue;
+        }
+        pthread_mutex_lock(&v->mu);
+        if (v->ready) v->dropped++;
+        int w = v->writing;
+        v->writing = v->ready_idx;
+        v->ready_idx = w;
+        v->ready = 1;
+        v->ready_t = t;
+        pthread_cond_broadcast(&v->cv);
+        pthread_mutex_unlock(&v->mu);
+    }
+    finish(v, LFR_ERR_EOF);
+    return NULL;
+}
+
+/* ---- API ---------------------------------------------------------------------------------- */
+
+int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **out)
+{
+    *out = NULL;
+    if (!url || !*url) return lfr__err(LFR_ERR_INVALID, "video: no URL");
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, avdevice_register_all);
+    av_log_set_level(AV_LOG_QUIET);
+    lfr__video *v = calloc(1, sizeof *v);
+    if (!v) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    if (opts) v->o = *opts;
+    if (v->o.backoff_initial_ms <= 0) v->o.backoff_initial_ms = 500;
+    if (v->o.backoff_max_ms <= 0) v->o.backoff_max_ms = 30000;
+    if (v->o.timeout_ms <= 0) v->o.timeout_ms = 5000;
+    v->url = strdup(url);
+    v->fr = av_frame_alloc();
+    v->pk = av_packet_alloc();
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_cond_init(&v->cv, NULL);
+    v->held = 0;
+    v->ready_idx = 1;
+    v->writing = 2;
+    if (!v->url || !v->fr || !v->pk) {
+        lfr__video_close(v);
+        return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    }
+    struct stat sb;
+    v->live = stat(url, &sb) != 0 || !S_ISREG(sb.st_mode);
+    if (!v->live && access(url, R_OK) != 0) {
+        int e = errno;
+        lfr__video_close(v);
+        return lfr__err(LFR_ERR_IO, "%s: cannot open: %s", url, strerror(e));
+    }
+    v->threaded = v->live || v->o.realtime;
+    v->opened_ms = now_ms();
+    int rc = LFR_OK;
+    /* Files, and live sources that are not retried, are opened now so that
+     * their errors come back from here. */
+    if (!v->live || !v->o.reconnect) rc = open_input(v);
+    if (!rc && v->threaded && pthread_create(&v->thread, NULL, decoder_main, v))
+        rc = lfr__err(LFR_ERR_NOMEM, "%s: cannot start a thread", url);
+    if (rc) {
+        v->threaded = 0;
+        lfr__video_close(v);
+        return rc;
+    }
+    *out = v;
+    return LFR_OK;
+}
+
+int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
+{
+    if (!v->threaded) {
+        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+        int rc = decode_next(v);
+        if (rc == LFR_ERR_EOF && v->o.loop && !stopping(v)) {
+            rc = rewind_input(v);
+            if (!rc) {
+                v->opened_ms = now_ms();
+                v->first_pts = AV_NOPTS_VALUE;
+                rc = decode_next(v);
+            }
+        }
+        if (rc == LFR_ERR_EOF) return lfr__err(LFR_ERR_EOF, "%s: end of file", v->url);
+        if (!rc) {
+            *t_ms = frame_time(v);
+            rc = convert(v, 0);
+        }
+        if (rc) return rc;
+        *frame = v->buf[0];
+        return LFR_OK;
+    }
+    pthread_mutex_lock(&v->mu);
+    while (!v->ready && !v->ended && !v->stop)
+        pthread_cond_wait(&v->cv, &v->mu);
+    int rc = LFR_OK;
+    if (v->ready && !v->stop) {
+        int h = v->held;
+        v->held = v->ready_idx;
+        v->ready_idx = h;
+        v->ready = 0;
+        v->held_t = v->ready_t;
+        *frame = v->buf[v->held];
+        *t_ms = v->held_t;
+    } else if (v->stop || v->status == LFR_ERR_EOF) {
+        rc = lfr__err(LFR_ERR_EOF, "%s: end of stream", v->url);
+    } else {
+        rc = lfr__err(v->status, "%s", v->err);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, int64_t *reconnects)
+{
+    lfr__video *m = (lfr__video *)v;
+    pthread_mutex_lock(&m->mu);
+    if (decoded) *decoded = v->decoded;
+    if (dropped) *dropped = v->dropped;
+    if (reconnects) *reconnects = v->reconnects;
+    pthread_mutex_unlock(&m->mu);
+}
+
+int lfr__video_is_live(const lfr__video *v)
+{
+    return v->live;
+}
+
+void lfr__video_interrupt(lfr__video *v)
+{
+    pthread_mutex_lock(&v->mu);
+    __atomic_store_n(&v->stop, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+}
+
+void lfr__video_close(lfr__video *v)
+{
+    if (!v) return;
+    if (v->threaded) {
+        lfr__video_interrupt(v);
+        pthread_join(v->thread, NULL);
+    }
+    close_input(v);
+    av_frame_free(&v->fr);
+    av_packet_free(&v->pk);
+    for (int i = 0; i < 3; i++)
+        if (v->buf[i].data) {
+            sodium_memzero(v->buf[i].data, v->buf[i].stride * (size_t)v->buf[i].height);
+            lfr_image_free(&v->buf[i]);
+        }
+    pthread_cond_destroy(&v->cv);
+    pthread_mutex_destroy(&v->mu);
+    free(v->url);
+    free(v);
+}

@@ -1,0 +1,70 @@
+/*
+ * Video sources: files, RTSP and HTTP streams and V4L2 devices through the
+ * FFmpeg libraries, delivered as RGB frames.
+ *
+ * A source is "live" unless its URL names a regular file. Live sources are
+ * decoded by a thread of their own that keeps only the newest frame: a
+ * frame the consumer has not taken when the next one is ready is dropped
+ * and counted, so a slow consumer falls behind by at most one frame, never
+ * more. Files are decoded on demand, as fast as the consumer reads, unless
+ * `realtime` is set: then they too are decoded by a thread, paced at their
+ * own frame rate, with drops counted like a live source.
+ *
+ * Failure. A live source that cannot be opened, stops sending (timeout_ms),
+ * ends, or delivers only undecodable data is logged in one line through
+ * opts.log and, with `reconnect`, opened again after a delay that doubles
+ * from backoff_initial_ms to backoff_max_ms and returns to the start after
+ * a good frame; lfr__video_read keeps waiting meanwhile. A file that does
+ * not open or decode fails with LFR_ERR_FORMAT or LFR_ERR_IO and a message
+ * naming it; a file that ends gives LFR_ERR_EOF (or starts again with
+ * `loop`). lfr__video_interrupt, from any thread, makes a blocked read (and
+ * any network wait) return LFR_ERR_EOF promptly.
+ *
+ * Frames. The RGB frame belongs to the source and stays valid until the
+ * next read; after the first frame of a size nothing is allocated per
+ * frame. *t_ms_out is the frame's capture time in ms since the epoch: for a
+ * live source the wall clock when it was decoded; for a file the time the
+ * file was opened plus the frame's presentation time.
+ */
+#ifndef LFR_VIDEO_H
+#define LFR_VIDEO_H
+
+#include <stdint.h>
+
+#include "lfr/lfr.h"
+
+typedef struct lfr__video lfr__video;
+
+typedef struct lfr__video_opts {
+    int realtime;           /* files: pace at their frame rate, dropping when slow */
+    int loop;               /* files: start again at the end */
+    int reconnect;          /* live sources: retry failures with backoff */
+    int backoff_initial_ms; /* default 500 */
+    int backoff_max_ms;     /* default 30000 */
+    int timeout_ms;         /* network open and read timeout; default 5000 */
+    void (*log)(void *ctx, const char *line); /* one line per event; NULL: stderr */
+    void *log_ctx;
+    const char *name; /* camera name for log lines */
+} lfr__video_opts;
+
+/* Open a source. A file is opened at once (errors are returned); a live
+ * source with `reconnect` is opened by its thread, so an unreachable one
+ * is not an error here. */
+int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **out);
+
+/* The next frame (see above). */
+int lfr__video_read(lfr__video *v, lfr_image *frame_out, int64_t *t_ms_out);
+
+/* Frames decoded, dropped (never delivered), and reconnections so far. */
+void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, int64_t *reconnects);
+
+/* Whether the source is live (not a regular file). */
+int lfr__video_is_live(const lfr__video *v);
+
+/* Make blocked and later reads return LFR_ERR_EOF. Thread-safe. */
+void lfr__video_interrupt(lfr__video *v);
+
+/* Stop the thread, free everything, wipe the frame buffers. NULL is fine. */
+void lfr__video_close(lfr__video *v);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * Tests of the video sources (src/video) on the shared clip: every frame
+ * of a file in order, loop, real-time pacing with drops counted for a slow
+ * consumer, interrupts, and clear errors for a missing file, a corrupt
+ * file and an unreachable stream.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lfr/lfr.h"
+#include "testutil.h"
+#include "video/video.h"
+
+static char g_clip[1024];
+
+static int have_clip(void)
+{
+    return test_data_path("video/short_hamilton_clip.mp4", g_clip, sizeof g_clip);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int n_logs;
+static char last_log[512];
+static void on_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    n_logs++;
+    snprintf(last_log, sizeof last_log, "%s", line);
+}
+
+static void test_file_frames(void **state)
+{
+    (void)state;
+    if (!have_clip()) skip();
+    lfr__video *v;
+    lfr__video_opts o = {0};
+    o.name = "t";
+    assert_int_equal(lfr__video_open(g_clip, &o, &v), LFR_OK);
+    assert_false(lfr__video_is_live(v));
+    lfr_image img;
+    int64_t t, prev = 0;
+    int n = 0;
+    int rc;
+    while ((rc = lfr__video_read(v, &img, &t)) == LFR_OK) {
+        assert_int_equal(img.width, 640);
+        assert_int_equal(img.height, 360);
+        if (n > 0) assert_true(t > prev);
+        prev = t;
+        n++;
+    }
+    assert_int_equal(rc, LFR_ERR_EOF);
+    /* 9.18 s at 29.97 frames per second: 275 frames (ffprobe -count_frames). */
+    print_message("%d frames\n", n);
+    assert_int_equal(n, 275);
+    int64_t decoded, dropped, reconnects;
+    lfr__video_stats(v, &decoded, &dropped, &reconnects);
+    assert_int_equal(decoded, n);
+    assert_int_equal(dropped, 0);
+    lfr__video_close(v);
+}
+
+static void test_loop_and_interrupt(void **state)
+{
+    (void)state;
+    if (!have_clip()) skip();
+    lfr__video *v;
+    lfr__video_opts o = {0};
+    o.loop = 1;
+    assert_int_equal(lfr__video_open(g_clip, &o, &v), LFR_OK);
+    lfr_image img;
+    int64_t t;
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(lfr__video_read(v, &img, &t), LFR_OK);
+    lfr__video_interrupt(v);
+    assert_int_equal(lfr__video_read(v, &img, &t), LFR_ERR_EOF);
+    lfr__video_close(v);
+}
+
+static void test_realtime_drops(void **state)
+{
+    (void)state;
+    if (!have_clip()) skip();
+    lfr__video *v;
+    lfr__video_opts o = {0};
+    o.realtime = 1;
+    assert_int_equal(lfr__video_open(g_clip, &o, &v), LFR_OK);
+    lfr_image img;
+    int64_t t;
+    int64_t t0 = mono_ms();
+    int got = 0;
+    /* A consumer taking 100 ms per frame for 2 s: about 20 frames taken,
+     * about 40 dropped; the source stays live (no backlog). */
+    while (mono_ms() - t0 < 2000) {
+        assert_int_equal(lfr__video_read(v, &img, &t), LFR_OK);
+        got++;
+        usleep(100000);
+    }
+    int64_t decoded, dropped, reconnects;
+    lfr__video_stats(v, &decoded, &dropped, &reconnects);
+    print_message("real time, slow consumer: %d taken, %lld decoded, %lld dropped\n", got,
+                  (long long)decoded, (long long)dropped);
+    assert_in_range(got, 15, 25);
+    assert_true(dropped >= 25);
+    assert_true(decoded <= 75); /* paced: about 60 in 2 s, not the whole file */
+    lfr__video_close(v);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    lfr__video *v = NULL;
+    lfr__video_opts o = {0};
+    o.name = "t";
+    assert_int_equal(lfr__video_open("/nonexistent/clip.mp4", &o, &v), LFR_ERR_IO);
+    assert_non_null(strstr(lfr_errmsg(), "/nonexistent/clip.mp4"));
+    assert_null(v);
+
+    char path[] = "/tmp/lfr-video-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unsigned char junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i * 131 + 7);
+    assert_int_equal(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+    close(fd);
+    int rc = lfr__video_open(path, &o, &v);
+    assert_int_equal(rc, LFR_ERR_FORMAT);
+    print_message("corrupt: %s\n", lfr_errmsg());
+    assert_non_null(strstr(lfr_errmsg(), path));
+    unlink(path);
+
+    /* A truncated copy of the clip: a shorter stream or a clean error. */
+    if (have_clip()) {
+        FILE *in = fopen(g_clip, "rb");
+        char cut[] = "/tmp/lfr-video-cut-XXXXXX";
+        fd = mkstemp(cut);
+        assert_non_null(in);
+        assert_true(fd >= 0);
+        static unsigned char buf[200000];
+        size_t n = fread(buf, 1, sizeof buf, in);
+        fclose(in);
+        assert_int_equal(write(fd, buf, n), (ssize_t)n);
+        close(fd);
+        rc = lfr__video_open(cut, &o, &v);
+        if (rc == LFR_OK) {
+            lfr_image img;
+            int64_t t;
+            int frames = 0;
+            while ((rc = lfr__video_read(v, &img, &t)) == LFR_OK)
+                frames++;
+            print_message("truncated: %d frames, then %s\n", frames, lfr_errmsg());
+            assert_true(frames < 275);
+            lfr__video_close(v);
+        } else {
+            print_message("truncated: %s\n", lfr_errmsg());
+        }
+        unlink(cut);
+    }
+
+    /* Nothing listens on port 1: one clear error, quickly, without retries. */
+    int64_t t0 = mono_ms();
+    rc = lfr__video_open("rtsp://127.0.0.1:1/x", &o, &v);
+    assert_int_equal(rc, LFR_ERR_IO);
+    print_message("unreachable: %s (%lld ms)\n", lfr_errmsg(), (long long)(mono_ms() - t0));
+    assert_true(mono_ms() - t0 < 6000);
+
+    /* With retries, the failures are logged and reading waits until
+     * interrupted. */
+    n_logs = 0;
+    o.reconnect = 1;
+    o.backoff_initial_ms = 100;
+    o.log = on_log;
+    assert_int_equal(lfr__video_open("rtsp://127.0.0.1:1/x", &o, &v), LFR_OK);
+    assert_true(lfr__video_is_live(v));
+    usleep(700000);
+    lfr__video_interrupt(v);
+    lfr_image img;
+    int64_t t;
+    assert_int_equal(lfr__video_read(v, &img, &t), LFR_ERR_EOF);
+    lfr__video_close(v);
+    print_message("%d log lines, last: %s\n", n_logs, last_log);
+    assert_true(n_logs >= 2);
+    assert_non_null(strstr(last_log, "retrying"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_file_frames),
+        cmocka_unit_test(test_loop_and_interrupt),
+        cmocka_unit_test(test_realtime_drops),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
