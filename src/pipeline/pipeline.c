@@ -28,7 +28,27 @@ typedef struct shared {
     const lfr__pipeline_config *cfg;
     pthread_mutex_t store_mu; /* the store, the events and the log */
     lfr__video **videos;      /* per camera, for interrupts */
+    /* Jobs for the store thread (alerts, counters): the workers never wait
+     * for the disk. */
+    struct job *head, *tail;
+    pthread_cond_t job_cv;
+    int jobs_done; /* no more jobs will come */
+    pthread_t store_thread;
 } shared;
+
+/* Work for the store thread. */
+typedef struct job {
+    struct job *next;
+    struct worker *w;
+    int kind;                   /* JOB_ALERT or JOB_COUNTERS */
+    lfr_counters delta, totals; /* counters */
+    int64_t track, image_id, subject_id, t_ms;
+    float score;
+    uint8_t *crop; /* the alert's JPEG (biometric: wiped once sealed) */
+    size_t crop_n;
+} job;
+#define JOB_ALERT 1
+#define JOB_COUNTERS 2
 
 typedef struct worker {
     shared *sh;
@@ -40,8 +60,9 @@ typedef struct worker {
     int64_t last_dropped;
     double last_flush;
     int rc;
-    int live;          /* not a regular file: times are capture times */
-    int started, done; /* done: set (atomically) when the thread is about to return */
+    int live;           /* not a regular file: times are capture times */
+    lfr_counters carry; /* counters the store refused, for the next try (store thread) */
+    int started, done;  /* done: set (atomically) when the thread is about to return */
 } worker;
 
 static double wall_s(void)
@@ -90,33 +111,36 @@ static void video_log(void *ctx, const char *line)
     pthread_mutex_unlock(&w->sh->store_mu);
 }
 
-/* Add the pending counters to the store. */
+static void push_job(shared *sh, job *jb)
+{
+    pthread_mutex_lock(&sh->store_mu);
+    jb->next = NULL;
+    if (sh->tail)
+        sh->tail->next = jb;
+    else
+        sh->head = jb;
+    sh->tail = jb;
+    pthread_cond_signal(&sh->job_cv);
+    pthread_mutex_unlock(&sh->store_mu);
+}
+
+/* Hand the pending counters to the store thread. */
 static void flush_counters(worker *w)
 {
-    const lfr__pipeline_config *cfg = w->sh->cfg;
     lfr_counters c = w->pending;
+    w->last_flush = wall_s();
     if (!c.frames && !c.frames_dropped && !c.detections && !c.faces_seen && !c.quality_rejects)
         return;
-    pthread_mutex_lock(&w->sh->store_mu);
-    int rc = lfr_store_counters_add(cfg->store, cfg->user, cfg->deployment->id,
-                                    cfg->deployment->cameras[w->cam].name, &c);
-    if (rc) {
-        FILE *f = cfg->log ? cfg->log : stderr;
-        fprintf(f, "camera %s: counters not saved (kept for the next try): %s\n", w->st->name,
-                lfr_errmsg());
-    }
-    if (!rc && cfg->events) {
-        const lfr__camera_stats *st = w->st;
-        fprintf(cfg->events,
-                "{\"type\":\"counters\",\"camera\":\"%s\",\"frames\":%lld,\"dropped\":%lld,"
-                "\"detections\":%lld,\"faces_seen\":%lld,\"alerts\":%lld}\n",
-                st->name, (long long)st->frames, (long long)w->last_dropped,
-                (long long)st->detections, (long long)st->faces_seen, (long long)st->alerts);
-        fflush(cfg->events);
-    }
-    pthread_mutex_unlock(&w->sh->store_mu);
-    if (!rc) memset(&w->pending, 0, sizeof w->pending);
-    w->last_flush = wall_s();
+    job *jb = calloc(1, sizeof *jb);
+    if (!jb) return; /* kept in pending for the next flush */
+    jb->w = w;
+    jb->kind = JOB_COUNTERS;
+    jb->delta = c;
+    const lfr__camera_stats *st = w->st;
+    jb->totals = (lfr_counters){st->frames,     w->last_dropped,     st->detections,
+                                st->faces_seen, st->quality_rejects, 0};
+    memset(&w->pending, 0, sizeof w->pending);
+    push_job(w->sh, jb);
 }
 
 static void on_track_end(lfr__track *tr, void *ctx)
@@ -140,60 +164,134 @@ static const char *subject_ref(const lfr__pipeline_config *cfg, int64_t id, lfr_
     return "";
 }
 
-/* Record one alert: the crop, the store, the event. */
+/* Raise one alert: encode the crop here, record it in the store thread. */
 static int raise_alert(worker *w, const lfr_image *img, const lfr__track *tr, int image_idx,
                        float score, int64_t t_ms)
 {
-    const lfr__pipeline_config *cfg = w->sh->cfg;
-    const lfr_watchlist *wl = cfg->watchlist;
+    const lfr_watchlist *wl = w->sh->cfg->watchlist;
     const lfr_face *f = &tr->face;
     float mx = f->box.w * 0.5f, my = f->box.h * 0.5f;
-    uint8_t *crop = NULL;
-    size_t crop_n = 0;
+    job *jb = calloc(1, sizeof *jb);
+    if (!jb) return lfr__err(LFR_ERR_NOMEM, "out of memory");
     int rc = lfr__jpeg_encode_region(img, (int)(f->box.x - mx), (int)(f->box.y - my),
                                      (int)(f->box.w + 2 * mx), (int)(f->box.h + 2 * my),
-                                     CROP_QUALITY, &crop, &crop_n);
+                                     CROP_QUALITY, &jb->crop, &jb->crop_n);
+    if (rc) {
+        free(jb);
+        return rc;
+    }
+    jb->w = w;
+    jb->kind = JOB_ALERT;
+    jb->track = tr->id;
+    jb->image_id = wl->image_ids[image_idx];
+    jb->subject_id = wl->subject_ids[image_idx];
+    jb->score = score;
+    jb->t_ms = t_ms;
+    push_job(w->sh, jb);
+    return LFR_OK;
+}
+
+/* Record an alert (store thread). */
+static void store_alert(shared *sh, job *jb)
+{
+    const lfr__pipeline_config *cfg = sh->cfg;
+    worker *w = jb->w;
     char when[LFR__TIME_LEN];
-    lfr__time_format(t_ms, when);
+    lfr__time_format(jb->t_ms, when);
     lfr_alert_params p = {cfg->deployment->id,
                           cfg->deployment->cameras[w->cam].name,
                           when,
-                          tr->id,
-                          wl->image_ids[image_idx],
-                          score,
-                          crop,
-                          crop_n};
+                          jb->track,
+                          jb->image_id,
+                          jb->score,
+                          jb->crop,
+                          jb->crop_n};
     int64_t id = 0;
-    pthread_mutex_lock(&w->sh->store_mu);
-    if (!rc) rc = lfr_store_alert_add(cfg->store, cfg->user, &p, &id);
-    double latency = (double)(now_ms() - t_ms);
-    FILE *f_log = cfg->log ? cfg->log : stderr;
+    int rc = lfr_store_alert_add(cfg->store, cfg->user, &p, &id);
+    double latency = (double)(now_ms() - jb->t_ms);
+    sodium_memzero(jb->crop, jb->crop_n);
+    free(jb->crop);
+    jb->crop = NULL;
+    pthread_mutex_lock(&sh->store_mu);
     if (rc) {
+        FILE *f_log = cfg->log ? cfg->log : stderr;
         fprintf(f_log, "camera %s: alert for track %lld not recorded: %s\n", w->st->name,
-                (long long)tr->id, lfr_errmsg());
+                (long long)jb->track, lfr_errmsg());
     } else if (cfg->events) {
         lfr_category cat;
-        const char *ref = subject_ref(cfg, wl->subject_ids[image_idx], &cat);
+        const char *ref = subject_ref(cfg, jb->subject_id, &cat);
         fprintf(cfg->events,
                 "{\"type\":\"alert\",\"alert\":%lld,\"deployment\":%lld,\"camera\":\"%s\","
                 "\"time\":\"%s\",\"track\":%lld,\"subject\":%lld,\"reference\":\"%s\","
                 "\"category\":\"%s\",\"score\":%.4f,\"latency_ms\":%.0f}\n",
-                (long long)id, (long long)cfg->deployment->id, w->st->name, when, (long long)tr->id,
-                (long long)wl->subject_ids[image_idx], ref, cat ? lfr_category_name(cat) : "",
-                score, latency);
+                (long long)id, (long long)cfg->deployment->id, w->st->name, when,
+                (long long)jb->track, (long long)jb->subject_id, ref,
+                cat ? lfr_category_name(cat) : "", jb->score, latency);
         fflush(cfg->events);
-    }
-    pthread_mutex_unlock(&w->sh->store_mu);
-    if (crop) {
-        sodium_memzero(crop, crop_n);
-        free(crop);
     }
     if (!rc) {
         w->st->alerts++;
         if (w->st->n_latency < LFR__LATENCY_SAMPLES)
             w->st->latency_ms[w->st->n_latency++] = latency;
     }
-    return rc;
+    pthread_mutex_unlock(&sh->store_mu);
+}
+
+/* Add counters (store thread); what the store refuses is carried over. */
+static void store_counters(shared *sh, job *jb)
+{
+    const lfr__pipeline_config *cfg = sh->cfg;
+    worker *w = jb->w;
+    lfr_counters c = jb->delta;
+    c.frames += w->carry.frames;
+    c.frames_dropped += w->carry.frames_dropped;
+    c.detections += w->carry.detections;
+    c.faces_seen += w->carry.faces_seen;
+    c.quality_rejects += w->carry.quality_rejects;
+    int rc = lfr_store_counters_add(cfg->store, cfg->user, cfg->deployment->id,
+                                    cfg->deployment->cameras[w->cam].name, &c);
+    pthread_mutex_lock(&sh->store_mu);
+    if (rc) {
+        w->carry = c;
+        FILE *f = cfg->log ? cfg->log : stderr;
+        fprintf(f, "camera %s: counters not saved (kept for the next try): %s\n", w->st->name,
+                lfr_errmsg());
+    } else {
+        memset(&w->carry, 0, sizeof w->carry);
+        if (cfg->events) {
+            fprintf(cfg->events,
+                    "{\"type\":\"counters\",\"camera\":\"%s\",\"frames\":%lld,\"dropped\":%lld,"
+                    "\"detections\":%lld,\"faces_seen\":%lld,\"quality_rejects\":%lld}\n",
+                    w->st->name, (long long)jb->totals.frames, (long long)jb->totals.frames_dropped,
+                    (long long)jb->totals.detections, (long long)jb->totals.faces_seen,
+                    (long long)jb->totals.quality_rejects);
+            fflush(cfg->events);
+        }
+    }
+    pthread_mutex_unlock(&sh->store_mu);
+}
+
+static void *store_main(void *arg)
+{
+    shared *sh = arg;
+    for (;;) {
+        pthread_mutex_lock(&sh->store_mu);
+        while (!sh->head && !sh->jobs_done)
+            pthread_cond_wait(&sh->job_cv, &sh->store_mu);
+        job *jb = sh->head;
+        if (jb) {
+            sh->head = jb->next;
+            if (!sh->head) sh->tail = NULL;
+        }
+        pthread_mutex_unlock(&sh->store_mu);
+        if (!jb) break; /* done and drained */
+        if (jb->kind == JOB_ALERT)
+            store_alert(sh, jb);
+        else
+            store_counters(sh, jb);
+        free(jb);
+    }
+    return NULL;
 }
 
 /* Embed a track's face, search the watchlist, alert on new subjects. */
@@ -254,6 +352,31 @@ static void *worker_main(void *arg)
     have_tracker = !rc;
     lfr_face faces[MAX_DETS];
     int det_track[MAX_DETS];
+    /* Warm up on a grey frame of a file's size, so that the first frame does
+     * not pay for planning tiles and allocating buffers (a camera played in
+     * real time would drop frames meanwhile). */
+    int ww, wh;
+    if (!rc && lfr__video_size(v, &ww, &wh)) {
+        lfr_image grey;
+        if (lfr_image_alloc(ww, wh, &grey) == LFR_OK) {
+            memset(grey.data, 128, grey.stride * (size_t)wh);
+            int n = 0;
+            lfr_session_detect(ses, &grey, faces, MAX_DETS, &n);
+            /* And one embedding of a made-up face. */
+            lfr_face fake;
+            memset(&fake, 0, sizeof fake);
+            float c = (float)(ww < wh ? ww : wh) / 4;
+            fake.box = (lfr_rect){c, c, 2 * c, 2 * c};
+            fake.kp[0] = (lfr_point){1.6f * c, 1.8f * c};
+            fake.kp[1] = (lfr_point){2.4f * c, 1.8f * c};
+            fake.kp[2] = (lfr_point){2.0f * c, 2.2f * c};
+            fake.kp[3] = (lfr_point){2.0f * c, 2.6f * c};
+            float tpl[LFR_TEMPLATE_DIM];
+            lfr_session_embed(ses, &grey, &fake, 1, tpl);
+            sodium_memzero(tpl, sizeof tpl);
+            lfr_image_free(&grey);
+        }
+    }
     double start = wall_s();
     w->last_flush = start;
     int64_t frame_no = 0;
@@ -359,11 +482,13 @@ int lfr__pipeline_run(const lfr__pipeline_config *cfg_in, lfr__camera_stats *sta
     memset(&sh, 0, sizeof sh);
     sh.cfg = &cfg;
     pthread_mutex_init(&sh.store_mu, NULL);
+    pthread_cond_init(&sh.job_cv, NULL);
     worker *w = calloc((size_t)n, sizeof *w);
     sh.videos = calloc((size_t)n, sizeof *sh.videos);
-    if (!w || !sh.videos) {
+    if (!w || !sh.videos || pthread_create(&sh.store_thread, NULL, store_main, &sh)) {
         free(w);
         free(sh.videos);
+        pthread_cond_destroy(&sh.job_cv);
         pthread_mutex_destroy(&sh.store_mu);
         return lfr__err(LFR_ERR_NOMEM, "out of memory");
     }
@@ -428,8 +553,15 @@ int lfr__pipeline_run(const lfr__pipeline_config *cfg_in, lfr__camera_stats *sta
         struct timespec ts = {0, 50 * 1000000};
         nanosleep(&ts, NULL);
     }
+    /* The workers are done: let the store thread drain the last jobs. */
+    pthread_mutex_lock(&sh.store_mu);
+    sh.jobs_done = 1;
+    pthread_cond_signal(&sh.job_cv);
+    pthread_mutex_unlock(&sh.store_mu);
+    pthread_join(sh.store_thread, NULL);
     free(sh.videos);
     free(w);
+    pthread_cond_destroy(&sh.job_cv);
     pthread_mutex_destroy(&sh.store_mu);
     return first_rc;
 }

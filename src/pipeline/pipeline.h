@@ -21,8 +21,9 @@
  * "Faces seen" counts a track the first time one of its faces passes the
  * quality gate; a track that ends without one counts as a quality reject.
  *
- * The store handle is not thread-safe: workers take one mutex around every
- * store call.
+ * The store handle is not thread-safe, and its writes wait for the disk: the
+ * workers hand alerts and counters to one store thread through a queue, so
+ * that a slow disk never makes a camera drop frames.
  */
 #ifndef LFR_PIPELINE_H
 #define LFR_PIPELINE_H

@@ -57,6 +57,7 @@ struct lfr__video {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;   /* interrupt requested (read under mu, or atomically) */
+    int asked;  /* the consumer has asked for a frame (real-time files start then) */
     int ended;  /* the decoder thread is done */
     int status; /* its final status when ended */
     char err[300];
@@ -306,6 +307,14 @@ static void *decoder_main(void *arg)
 {
     lfr__video *v = arg;
     int backoff = v->o.backoff_initial_ms;
+    /* A file played in real time starts when the consumer first asks, as
+     * a camera would be switched on then: not while it is still loading. */
+    if (!v->live) {
+        pthread_mutex_lock(&v->mu);
+        while (!v->asked && !v->stop)
+            pthread_cond_wait(&v->cv, &v->mu);
+        pthread_mutex_unlock(&v->mu);
+    }
     int64_t t0 = now_ms(), pts0 = AV_NOPTS_VALUE;
     int fails = 0;
     for (;;) {
@@ -454,6 +463,10 @@ int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
         return LFR_OK;
     }
     pthread_mutex_lock(&v->mu);
+    if (!v->asked) {
+        v->asked = 1;
+        pthread_cond_broadcast(&v->cv);
+    }
     while (!v->ready && !v->ended && !v->stop)
         pthread_cond_wait(&v->cv, &v->mu);
     int rc = LFR_OK;
@@ -487,6 +500,16 @@ void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, i
 int lfr__video_is_live(const lfr__video *v)
 {
     return v->live;
+}
+
+int lfr__video_size(const lfr__video *v, int *width, int *height)
+{
+    if (!v->live && v->cc && v->cc->width > 0 && v->cc->height > 0) {
+        *width = v->cc->width;
+        *height = v->cc->height;
+        return 1;
+    }
+    return 0;
 }
 
 void lfr__video_interrupt(lfr__video *v)

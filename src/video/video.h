@@ -61,6 +61,10 @@ void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, i
 /* Whether the source is live (not a regular file). */
 int lfr__video_is_live(const lfr__video *v);
 
+/* A file's frame size, known once it is open (1), for warming up; 0 for
+ * live sources, whose size is known only from their first frame. */
+int lfr__video_size(const lfr__video *v, int *width, int *height);
+
 /* Make blocked and later reads return LFR_ERR_EOF. Thread-safe. */
 void lfr__video_interrupt(lfr__video *v);
 
