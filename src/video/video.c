@@ -33,7 +33,7 @@ struct lfr__video {
     char *url;
     lfr__video_opts o;
     int live, threaded;
-    int64_t opened_ms; /* wall clock when the file was opened (file times) */
+    int64_t opened_ms; /* files: when their clock started (see frame_time) */
 
     AVFormatContext *fc;
     AVCodecContext *cc;
@@ -46,7 +46,9 @@ struct lfr__video {
     int64_t deadline_ms; /* for the interrupt callback; 0: none */
     double tb;           /* stream time base, seconds */
     int64_t first_pts;
+    int64_t last_t; /* files: the time of the last frame delivered, ms */
     double fps;
+    int convert_failed; /* the last frame could not be converted (logged once) */
 
     lfr_image buf[3];
     int held, ready_idx, writing; /* buffer indices (threaded) */
@@ -268,13 +270,37 @@ static int rewind_input(lfr__video *v)
     return LFR_OK;
 }
 
+static int64_t frame_ms(const lfr__video *v)
+{
+    return (int64_t)(1000.0 / v->fps + 0.5);
+}
+
+/* A frame's time: the wall clock for a live source; for a file, the time
+ * its clock started plus the frame's presentation time, kept increasing
+ * (a frame without a time, or one out of order, comes a millisecond or a
+ * frame after the last). */
 static int64_t frame_time(lfr__video *v)
 {
     if (v->live) return now_ms();
-    int64_t pts = v->fr->best_effort_timestamp;
-    if (pts == AV_NOPTS_VALUE) return now_ms();
-    if (v->first_pts == AV_NOPTS_VALUE) v->first_pts = pts;
-    return v->opened_ms + (int64_t)((double)(pts - v->first_pts) * v->tb * 1000.0);
+    int64_t pts = v->fr->best_effort_timestamp, t;
+    if (pts == AV_NOPTS_VALUE) {
+        t = v->last_t ? v->last_t + frame_ms(v) : v->opened_ms;
+    } else {
+        if (v->first_pts == AV_NOPTS_VALUE) v->first_pts = pts;
+        t = v->opened_ms + (int64_t)((double)(pts - v->first_pts) * v->tb * 1000.0);
+    }
+    if (v->last_t && t <= v->last_t) t = v->last_t + 1;
+    v->last_t = t;
+    return t;
+}
+
+/* Start a file's clock again at `start`, or a frame after its last time if
+ * that is later: after a loop, times go on increasing. */
+static void restart_clock(lfr__video *v, int64_t start)
+{
+    if (v->last_t && start < v->last_t + frame_ms(v)) start = v->last_t + frame_ms(v);
+    v->opened_ms = start;
+    v->first_pts = AV_NOPTS_VALUE;
 }
 
 /* ---- The decoder thread (live sources, and files in real time) ----------------------- */
@@ -314,20 +340,21 @@ static void *decoder_main(void *arg)
         while (!v->asked && !v->stop)
             pthread_cond_wait(&v->cv, &v->mu);
         pthread_mutex_unlock(&v->mu);
+        restart_clock(v, now_ms());
     }
-    int64_t t0 = now_ms(), pts0 = AV_NOPTS_VALUE;
-    int fails = 0;
+    int fails = 0, connected = v->fc != NULL;
     for (;;) {
         if (stopping(v)) break;
         int rc = LFR_OK;
         if (!v->fc) {
             rc = open_input(v);
             if (!rc && fails) {
-                __atomic_add_fetch(&v->reconnects, 1, __ATOMIC_RELAXED);
-                vlog(v, "connected again after %d failed attempt%s", fails, fails > 1 ? "s" : "");
+                /* A reconnection is an open after an earlier good one. */
+                if (connected) __atomic_add_fetch(&v->reconnects, 1, __ATOMIC_RELAXED);
+                vlog(v, "connected%s after %d failed attempt%s", connected ? " again" : "", fails,
+                     fails > 1 ? "s" : "");
             }
-            t0 = now_ms();
-            pts0 = AV_NOPTS_VALUE;
+            if (!rc) connected = 1;
         }
         if (!rc) rc = decode_next(v);
         if (rc == LFR_ERR_EOF && !v->live && !stopping(v)) {
@@ -336,8 +363,7 @@ static void *decoder_main(void *arg)
                 return NULL;
             }
             rc = rewind_input(v);
-            t0 = now_ms();
-            pts0 = AV_NOPTS_VALUE;
+            restart_clock(v, now_ms());
             if (!rc) continue;
         }
         if (stopping(v)) break;
@@ -362,19 +388,17 @@ static void *decoder_main(void *arg)
         }
         fails = 0;
         backoff = v->o.backoff_initial_ms;
-        /* Files in real time: wait for the frame's time. */
-        if (!v->live && v->fr->best_effort_timestamp != AV_NOPTS_VALUE) {
-            if (pts0 == AV_NOPTS_VALUE) pts0 = v->fr->best_effort_timestamp;
-            int64_t due =
-                t0 + (int64_t)((double)(v->fr->best_effort_timestamp - pts0) * v->tb * 1000.0);
-            int64_t wait = due - now_ms();
-            if (wait > 0) nap(v, wait);
-        }
+        /* Files in real time: wait for the frame's time, which is then the
+         * wall clock when it is due, as for a camera. */
         int64_t t = frame_time(v);
+        int64_t wait = v->live ? 0 : t - now_ms();
+        if (wait > 0) nap(v, wait);
         if (convert(v, v->writing)) {
-            vlog(v, "%s", lfr_errmsg());
+            if (!v->convert_failed) vlog(v, "%s", lfr_errmsg());
+            v->convert_failed = 1;
             continue;
         }
+        v->convert_failed = 0;
         pthread_mutex_lock(&v->mu);
         if (v->ready) v->dropped++;
         int w = v->writing;
@@ -416,10 +440,20 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
         lfr__video_close(v);
         return lfr__err(LFR_ERR_NOMEM, "out of memory");
     }
+    /* Live is anything but a regular file. A plain path (no scheme) that
+     * does not exist is taken for a missing file, an error now, rather than
+     * a source to retry forever; a missing device (/dev/...) is retried. */
     struct stat sb;
-    v->live = stat(url, &sb) != 0 || !S_ISREG(sb.st_mode);
+    int exists = stat(url, &sb) == 0, e = errno;
+    const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+    int plain = !colon || (slash && slash < colon);
+    v->live = !exists || !S_ISREG(sb.st_mode);
+    if (!exists && plain && strncmp(url, "/dev/", 5)) {
+        lfr__video_close(v);
+        return lfr__err(LFR_ERR_IO, "%s: cannot open: %s", url, strerror(e));
+    }
     if (!v->live && access(url, R_OK) != 0) {
-        int e = errno;
+        e = errno;
         lfr__video_close(v);
         return lfr__err(LFR_ERR_IO, "%s: cannot open: %s", url, strerror(e));
     }
@@ -448,8 +482,7 @@ int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
         if (rc == LFR_ERR_EOF && v->o.loop && !stopping(v)) {
             rc = rewind_input(v);
             if (!rc) {
-                v->opened_ms = now_ms();
-                v->first_pts = AV_NOPTS_VALUE;
+                restart_clock(v, v->opened_ms);
                 rc = decode_next(v);
             }
         }
@@ -491,9 +524,9 @@ void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, i
 {
     lfr__video *m = (lfr__video *)v;
     pthread_mutex_lock(&m->mu);
-    if (decoded) *decoded = v->decoded;
-    if (dropped) *dropped = v->dropped;
-    if (reconnects) *reconnects = v->reconnects;
+    if (decoded) *decoded = __atomic_load_n(&m->decoded, __ATOMIC_RELAXED);
+    if (dropped) *dropped = m->dropped;
+    if (reconnects) *reconnects = __atomic_load_n(&m->reconnects, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&m->mu);
 }
 

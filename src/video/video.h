@@ -20,11 +20,28 @@
  * `loop`). lfr__video_interrupt, from any thread, makes a blocked read (and
  * any network wait) return LFR_ERR_EOF promptly.
  *
+ * A URL without a scheme that names nothing is a missing file: an error
+ * from lfr__video_open (LFR_ERR_IO), even with `reconnect`; a missing
+ * device under /dev/ is a live source like any other.
+ *
  * Frames. The RGB frame belongs to the source and stays valid until the
  * next read; after the first frame of a size nothing is allocated per
- * frame. *t_ms_out is the frame's capture time in ms since the epoch: for a
- * live source the wall clock when it was decoded; for a file the time the
- * file was opened plus the frame's presentation time.
+ * frame. *t_ms_out is the frame's time in ms since the epoch, strictly
+ * increasing from one read to the next:
+ *   - live source: the wall clock when the frame was decoded (its arrival);
+ *   - file: the file's start time plus the frame's presentation time
+ *     (pts), where the start time is the wall clock at lfr__video_open, or
+ *     for `realtime` the wall clock at the first read, so that a frame's
+ *     time is then when it was due, as for a camera; with `loop` each pass
+ *     starts one frame after the last frame of the previous one.
+ *
+ * Statuses of lfr__video_read: LFR_OK; LFR_ERR_EOF when a file ends
+ * (without `loop`) or after lfr__video_interrupt; LFR_ERR_FORMAT for a file
+ * that cannot be decoded (or 200 undecodable packets in a row); LFR_ERR_IO
+ * for a live source that fails without `reconnect` (unreachable, timed
+ * out, stream ended). Every error sets lfr_errmsg() in the reading thread,
+ * naming the URL. A decoder that conceals damage (most do) gives a frame
+ * rather than an error.
  */
 #ifndef LFR_VIDEO_H
 #define LFR_VIDEO_H
@@ -55,7 +72,11 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
 /* The next frame (see above). */
 int lfr__video_read(lfr__video *v, lfr_image *frame_out, int64_t *t_ms_out);
 
-/* Frames decoded, dropped (never delivered), and reconnections so far. */
+/* Frames decoded, dropped (decoded but never delivered: a newer frame
+ * replaced it before it was read), and reconnections (opens of a live
+ * source after a failure that followed an earlier good open; a source down
+ * from the start that comes up has 0) so far. Thread-safe; NULL outputs are
+ * skipped. */
 void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, int64_t *reconnects);
 
 /* Whether the source is live (not a regular file). */
@@ -65,7 +86,10 @@ int lfr__video_is_live(const lfr__video *v);
  * live sources, whose size is known only from their first frame. */
 int lfr__video_size(const lfr__video *v, int *width, int *height);
 
-/* Make blocked and later reads return LFR_ERR_EOF. Thread-safe. */
+/* Make blocked and later reads return LFR_ERR_EOF, and abort any network
+ * wait, promptly (within about 100 ms). Thread-safe, but it takes a mutex,
+ * so it is not async-signal-safe: a signal handler sets a flag that a
+ * thread turns into this call (as lfr run does). */
 void lfr__video_interrupt(lfr__video *v);
 
 /* Stop the thread, free everything, wipe the frame buffers. NULL is fine. */

@@ -10,9 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +35,13 @@ static int64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -83,9 +94,19 @@ static void test_loop_and_interrupt(void **state)
     o.loop = 1;
     assert_int_equal(lfr__video_open(g_clip, &o, &v), LFR_OK);
     lfr_image img;
-    int64_t t;
-    for (int i = 0; i < 400; i++)
+    int64_t t, prev = 0;
+    /* Past the end of the 275-frame clip, times still increasing: the
+     * second pass starts a frame after the first one's last. */
+    for (int i = 0; i < 400; i++) {
         assert_int_equal(lfr__video_read(v, &img, &t), LFR_OK);
+        assert_int_equal(img.width, 640);
+        if (i > 0) assert_true(t > prev);
+        if (i == 275) assert_in_range(t - prev, 1, 100);
+        prev = t;
+    }
+    int64_t decoded;
+    lfr__video_stats(v, &decoded, NULL, NULL);
+    assert_int_equal(decoded, 400);
     lfr__video_interrupt(v);
     assert_int_equal(lfr__video_read(v, &img, &t), LFR_ERR_EOF);
     lfr__video_close(v);
@@ -101,12 +122,17 @@ static void test_realtime_drops(void **state)
     assert_int_equal(lfr__video_open(g_clip, &o, &v), LFR_OK);
     lfr_image img;
     int64_t t;
-    int64_t t0 = mono_ms();
+    int64_t t0 = mono_ms(), prev = 0;
     int got = 0;
     /* A consumer taking 100 ms per frame for 2 s: about 20 frames taken,
-     * about 40 dropped; the source stays live (no backlog). */
+     * about 40 dropped; the source stays live (no backlog), and each frame's
+     * time is when it was due, close to the wall clock when it is taken. */
     while (mono_ms() - t0 < 2000) {
         assert_int_equal(lfr__video_read(v, &img, &t), LFR_OK);
+        int64_t lag = wall_ms() - t;
+        assert_true(lag >= -5 && lag < 500);
+        if (got > 0) assert_true(t > prev);
+        prev = t;
         got++;
         usleep(100000);
     }
@@ -172,6 +198,13 @@ static void test_errors(void **state)
         unlink(cut);
     }
 
+    /* A missing file is an error at once, even when live sources would be
+     * retried. */
+    o.reconnect = 1;
+    assert_int_equal(lfr__video_open("missing-clip.mp4", &o, &v), LFR_ERR_IO);
+    assert_non_null(strstr(lfr_errmsg(), "No such file"));
+    o.reconnect = 0;
+
     /* Nothing listens on port 1: one clear error, quickly, without retries. */
     int64_t t0 = mono_ms();
     rc = lfr__video_open("rtsp://127.0.0.1:1/x", &o, &v);
@@ -198,13 +231,105 @@ static void test_errors(void **state)
     assert_non_null(strstr(last_log, "retrying"));
 }
 
+/* A copy of the clip with bytes of its media data overwritten: decoders
+ * conceal or report the damage; either way frames or a clean error, never
+ * a crash (the sanitizers run this too). */
+static void test_damaged_media(void **state)
+{
+    (void)state;
+    if (!have_clip()) skip();
+    size_t n;
+    uint8_t *d = NULL;
+    assert_int_equal(lfr__read_file(g_clip, (size_t)64 << 20, &d, &n), LFR_OK);
+    assert_true(n > 500000);
+    uint32_t x = 12345;
+    for (size_t at = 20000; at + 3000 < 590000 && at + 3000 < n; at += 37000)
+        for (size_t i = 0; i < 3000; i++) {
+            x = x * 1664525u + 1013904223u;
+            d[at + i] = (uint8_t)(x >> 24);
+        }
+    char path[] = "/tmp/lfr-video-dmg-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, d, n), (ssize_t)n);
+    close(fd);
+    free(d);
+    lfr__video *v;
+    lfr__video_opts o = {0};
+    o.name = "t";
+    assert_int_equal(lfr__video_open(path, &o, &v), LFR_OK);
+    lfr_image img;
+    int64_t t;
+    int frames = 0, rc;
+    while ((rc = lfr__video_read(v, &img, &t)) == LFR_OK)
+        frames++;
+    print_message("damaged: %d frames, then %s\n", frames, lfr_errmsg());
+    assert_true(rc == LFR_ERR_EOF || rc == LFR_ERR_FORMAT);
+    assert_true(frames <= 275);
+    lfr__video_close(v);
+    unlink(path);
+}
+
+static void *interrupt_later(void *arg)
+{
+    usleep(300000);
+    lfr__video_interrupt(arg);
+    return NULL;
+}
+
+/* A server that accepts connections and never answers: the open gives up
+ * at timeout_ms (the interrupt callback), and an interrupt from another
+ * thread ends a read blocked in a retried open at once. */
+static void test_timeout_and_interrupt(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s, 16), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    char url[64];
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/x", ntohs(a.sin_port));
+
+    lfr__video *v = NULL;
+    lfr__video_opts o = {0};
+    o.name = "mute";
+    o.timeout_ms = 1000;
+    int64_t t0 = mono_ms();
+    assert_int_equal(lfr__video_open(url, &o, &v), LFR_ERR_IO);
+    int64_t took = mono_ms() - t0;
+    print_message("silent server: %s (%lld ms)\n", lfr_errmsg(), (long long)took);
+    assert_non_null(strstr(lfr_errmsg(), "timed out"));
+    assert_in_range(took, 900, 3000);
+
+    o.timeout_ms = 20000;
+    o.reconnect = 1;
+    o.log = on_log;
+    assert_int_equal(lfr__video_open(url, &o, &v), LFR_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, interrupt_later, v), 0);
+    lfr_image img;
+    int64_t t;
+    t0 = mono_ms();
+    assert_int_equal(lfr__video_read(v, &img, &t), LFR_ERR_EOF);
+    took = mono_ms() - t0;
+    pthread_join(th, NULL);
+    print_message("interrupted after %lld ms\n", (long long)took);
+    assert_in_range(took, 250, 1000);
+    lfr__video_close(v);
+    close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_frames),
-        cmocka_unit_test(test_loop_and_interrupt),
-        cmocka_unit_test(test_realtime_drops),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_file_frames),    cmocka_unit_test(test_loop_and_interrupt),
+        cmocka_unit_test(test_realtime_drops), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_damaged_media),  cmocka_unit_test(test_timeout_and_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
