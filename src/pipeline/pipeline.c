@@ -395,8 +395,9 @@ static void *worker_main(void *arg)
         if (r) {
             rc = r;
             snprintf(st->error, sizeof st->error, "%s", lfr_errmsg());
-            char line[400];
-            snprintf(line, sizeof line, "camera %s: %s: down: %s", cam->name, cam->url, st->error);
+            char line[700];
+            snprintf(line, sizeof line, "camera %s: %.300s: down: %.250s", cam->name, cam->url,
+                     st->error);
             video_log(w, line);
             break;
         }
@@ -510,8 +511,8 @@ int lfr__pipeline_run(const lfr__pipeline_config *cfg_in, lfr__camera_stats *sta
         int rc = lfr__video_open(d->cameras[i].url, &vo, &sh.videos[i]);
         if (rc) {
             snprintf(stats[i].error, sizeof stats[i].error, "%s", lfr_errmsg());
-            char line[400];
-            snprintf(line, sizeof line, "camera %s: %s: down: %s", d->cameras[i].name,
+            char line[700];
+            snprintf(line, sizeof line, "camera %s: %.300s: down: %.250s", d->cameras[i].name,
                      d->cameras[i].url, stats[i].error);
             video_log(&w[i], line);
             w[i].rc = rc;
