@@ -385,7 +385,10 @@ typedef struct lfr_engine lfr_engine;
  * that no row names: unreadable without the key and its row, and removed by
  * lfr_store_media_sweep(). Pixels and templates are wiped from memory after
  * use. LFR_ERR_CONFLICT (audited) for a reference already used;
- * LFR_ERR_INVALID (not audited) for bad parameters. *id_out may be NULL. */
+ * LFR_ERR_INVALID (not audited) for bad parameters. *id_out may be NULL.
+ * When the transaction commits but the audit.head update after it fails
+ * (a full disk), the subject is enrolled: the error is returned with
+ * *id_out set and the sealed files kept. */
 int lfr_store_subject_add(lfr_store *store, const lfr_user *actor, lfr_engine *engine,
                           const lfr_subject_params *params, const lfr_image_source *images,
                           int n_images, int64_t *id_out);
@@ -834,8 +837,14 @@ typedef struct lfr_audit_verdict {
  * user.add entry, each sharing register row its sharing.add entry, each
  * evaluation its evaluation.add entry, each subject (with its images' ids,
  * provenance and hashes) its subject.add entry and, when removed, exactly
- * one subject.remove entry; as many entries as rows (first_bad names the entry, or is 0 for a row
- * with no entry or a missing row). Returns LFR_OK, or LFR_ERR_TAMPERED with verdict_out->first_bad
+ * one subject.remove entry (an image deleted otherwise needs its retention
+ * receipt); each deployment every step it took (create, authorise, start
+ * with its frozen rows and snapshot hash, stop with the final counters,
+ * purge with its receipt) by the same user at the same time, and none it
+ * did not; each alert its alert.add entry, its adjudication the newest
+ * alert.adjudicate entry, a deleted crop its receipt; each policy value
+ * the newest policy.set entry; as many entries as rows (first_bad names
+ * the entry, or is 0 for a row with no entry or a missing row). Returns LFR_OK, or LFR_ERR_TAMPERED with verdict_out->first_bad
  * and reason set (also in lfr_errmsg()); other codes for a database that cannot be read. */
 int lfr_audit_verify(lfr_store *store, lfr_audit_verdict *verdict_out);
 
