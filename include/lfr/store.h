@@ -844,8 +844,9 @@ typedef struct lfr_audit_verdict {
  * did not; each alert its alert.add entry, its adjudication the newest
  * alert.adjudicate entry, a deleted crop its receipt; each policy value
  * the newest policy.set entry; as many entries as rows (first_bad names
- * the entry, or is 0 for a row with no entry or a missing row). Returns LFR_OK, or LFR_ERR_TAMPERED with verdict_out->first_bad
- * and reason set (also in lfr_errmsg()); other codes for a database that cannot be read. */
+ * the entry, or is 0 for a row with no entry or a missing row). Returns LFR_OK, or LFR_ERR_TAMPERED
+ * with verdict_out->first_bad and reason set (also in lfr_errmsg()); other codes for a database
+ * that cannot be read. */
 int lfr_audit_verify(lfr_store *store, lfr_audit_verdict *verdict_out);
 
 #ifdef __cplusplus
