@@ -22,6 +22,12 @@ typedef struct lfr_store lfr_store;
 typedef struct lfr_user lfr_user;
 int lfr_cli_login(const char *home, const char *user, lfr_store **st, lfr_user *me);
 
+/* "lfr: <message>" on stderr; exit status 1 (main.c). */
+int lfr_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "lfr: <message> (lfr help)" on stderr; exit status 2 (records.c). */
+int lfr_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Their lines for the usage screen. */
 extern const char lfr_cli_records_usage[];
 

@@ -18,27 +18,8 @@
 
 #define MAX_OPTS 24
 
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lfr: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lfr: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (lfr help)\n", stderr);
-    return 2;
-}
+#define fail lfr_cli_fail
+#define usage_error lfr_cli_usage_error
 
 /* ---- Options: --name value, in any order; --camera repeats ------------------------------ */
 

@@ -28,6 +28,7 @@
 #include "eval/eval.h"
 #include "eval/html.h"
 #include "eval/manifest.h"
+#include "cli.h"
 #include "evalcli.h"
 #include "lfr/store.h"
 
@@ -192,55 +193,13 @@ static void print_column(const lfr__manifest *m, const column_result *cr, double
     }
 }
 
-/* ---- The password, as tools/lfr/records.c reads it -------------------------------------- */
-
-static int read_password(const char *user, char *buf, size_t cap)
-{
-    const char *env = getenv("LFR_PASSWORD");
-    if (env) {
-        snprintf(buf, cap, "%s", env);
-        return 0;
-    }
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return fail("no password: set LFR_PASSWORD or run in a terminal");
-    struct termios old, quiet;
-    int have_tc = tcgetattr(fd, &old) == 0;
-    if (have_tc) {
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        quiet.c_lflag |= ECHONL;
-        tcsetattr(fd, TCSAFLUSH, &quiet);
-    }
-    char prompt[128];
-    snprintf(prompt, sizeof prompt, "password for %s: ", user);
-    ssize_t w = write(fd, prompt, strlen(prompt));
-    (void)w;
-    size_t n = 0;
-    for (;;) {
-        char ch;
-        ssize_t r = read(fd, &ch, 1);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0 || ch == '\n') break;
-        if (n + 1 < cap) buf[n++] = ch;
-    }
-    buf[n] = 0;
-    if (n > 0 && buf[n - 1] == '\r') buf[--n] = 0;
-    if (have_tc) tcsetattr(fd, TCSAFLUSH, &old);
-    close(fd);
-    return 0;
-}
-
 /* Log in to o->home as o->user (before the long computation, so that a
  * wrong password is found at once). */
 int lfr_cli_store_login(const opts *o, lfr_store **st, lfr_user *me)
 {
     *st = NULL;
     if (!o->user) return fail("--home needs --user NAME");
-    if (lfr_store_open(o->home, st) != LFR_OK) return fail("%s", lfr_errmsg());
-    char pw[LFR_PASSWORD_MAX + 2];
-    int rc = read_password(o->user, pw, sizeof pw);
-    if (!rc && lfr_store_login(*st, o->user, pw, me) != LFR_OK) rc = fail("%s", lfr_errmsg());
-    sodium_memzero(pw, sizeof pw);
+    int rc = lfr_cli_login(o->home, o->user, st, me);
     /* A role that may not record evaluations is refused now, not after an
      * hour of computing. The store makes and audits the refusal: it is asked
      * to add a placeholder run, which it refuses on the role before

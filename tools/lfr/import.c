@@ -22,8 +22,7 @@
  * itself (no space left, a database error) stops the run, since every later
  * subject would fail the same way.
  *
- * Written on the public API only, like records.c, whose password helpers
- * are static: the two needed here are repeated below.
+ * Written on the public API only, like records.c, whose login it uses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,13 +38,13 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "import.h"
 #include "lfr/lfr.h"
 
 #define N_COLUMNS 7
 #define LINE_MAX_BYTES 16384 /* longest manifest line */
 #define MAX_ROWS 1000000     /* most rows (images) in one manifest */
-#define PW_CAP (LFR_PASSWORD_MAX + 2)
 
 enum { C_REF, C_CATEGORY, C_REASON, C_EXPIRES, C_PROVENANCE, C_CAPTURED, C_IMAGE };
 
@@ -55,71 +54,8 @@ static const char *const column_names[N_COLUMNS] = {
 
 /* ---- Messages ----------------------------------------------------------------- */
 
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lfr: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lfr: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (lfr help)\n", stderr);
-    return 2;
-}
-
-/* ---- Passwords (as in records.c) ------------------------------------------------ */
-
-static int read_tty_password(const char *prompt, char *buf, size_t cap)
-{
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return fail("no password: set LFR_PASSWORD or run in a terminal");
-    struct termios old, quiet;
-    int have_tc = tcgetattr(fd, &old) == 0;
-    if (have_tc) {
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        quiet.c_lflag |= ECHONL;
-        tcsetattr(fd, TCSAFLUSH, &quiet);
-    }
-    ssize_t w = write(fd, prompt, strlen(prompt));
-    (void)w;
-    size_t n = 0;
-    for (;;) {
-        char c;
-        ssize_t r = read(fd, &c, 1);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0 || c == '\n') break;
-        if (n + 1 < cap) buf[n++] = c;
-    }
-    buf[n] = 0;
-    if (n > 0 && buf[n - 1] == '\r') buf[--n] = 0;
-    if (have_tc) tcsetattr(fd, TCSAFLUSH, &old);
-    close(fd);
-    return 0;
-}
-
-/* The password of an existing user: $LFR_PASSWORD, else the terminal. */
-static int get_password(const char *user, char *buf, size_t cap)
-{
-    const char *env = getenv("LFR_PASSWORD");
-    if (env) {
-        snprintf(buf, cap, "%s", env);
-        return 0;
-    }
-    char prompt[128];
-    snprintf(prompt, sizeof prompt, "password for %s: ", user);
-    return read_tty_password(prompt, buf, cap);
-}
+#define fail lfr_cli_fail
+#define usage_error lfr_cli_usage_error
 
 /* ---- The manifest ----------------------------------------------------------------- */
 
@@ -605,14 +541,7 @@ int lfr_cli_subject_import(int argc, char **argv)
 
     lfr_store *st = NULL;
     lfr_user me;
-    char pw[PW_CAP];
-    if (lfr_store_open(home, &st)) {
-        rc = fail("%s", lfr_errmsg());
-    } else {
-        rc = get_password(user, pw, sizeof pw);
-        if (!rc && lfr_store_login(st, user, pw, &me)) rc = fail("%s", lfr_errmsg());
-        sodium_memzero(pw, sizeof pw);
-    }
+    rc = lfr_cli_login(home, user, &st, &me);
     lfr_engine *eng = NULL;
     if (!rc) {
         lfr_engine_config cfg = lfr_engine_config_default();

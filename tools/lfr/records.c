@@ -98,18 +98,10 @@ const char lfr_cli_records_usage[] =
 
 /* ---- Output -------------------------------------------------------------------- */
 
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lfr: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
+#define fail lfr_cli_fail
+#define usage_error lfr_cli_usage_error
 
-static int usage_error(const char *fmt, ...)
+int lfr_cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     fputs("lfr: ", stderr);

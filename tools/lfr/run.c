@@ -30,22 +30,8 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lfr: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-static int usage_error(const char *msg)
-{
-    fprintf(stderr, "lfr: %s (lfr help)\n", msg);
-    return 2;
-}
+#define fail lfr_cli_fail
+#define usage_error(msg) lfr_cli_usage_error("%s", msg)
 
 typedef struct subjects {
     int64_t *ids;
