@@ -29,8 +29,9 @@ static int db_fail(sqlite3 *db, int status, const char *what, const char *msg)
     return lfr__err(status, "database: %s: %s", what, msg);
 }
 
-static int db_err(sqlite3 *db, const char *what)
+int lfr__sq_err(void *handle, const char *what)
 {
+    sqlite3 *db = handle;
     int code = sqlite3_extended_errcode(db);
     int status = LFR_ERR_STORE;
     if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -47,11 +48,14 @@ static int exec(sqlite3 *db, const char *sql, const char *what)
     return rc;
 }
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+int lfr__sq_prepare(void *db, const char *sql, void *stmt_out)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK) return LFR_OK;
-    return db_err(db, "prepare");
+    if (sqlite3_prepare_v2(db, sql, -1, (sqlite3_stmt **)stmt_out, NULL) == SQLITE_OK)
+        return LFR_OK;
+    return lfr__sq_err(db, "prepare");
 }
+#define db_err lfr__sq_err
+#define prepare lfr__sq_prepare
 
 /* ---- Open, close, transactions ------------------------------------------------ */
 

@@ -12,20 +12,8 @@
 #include "store.h"
 #include "util/util.h"
 
-static int sq_err(sqlite3 *db, const char *what)
-{
-    int code = sqlite3_extended_errcode(db);
-    int status = LFR_ERR_STORE;
-    if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
-        status = LFR_ERR_CONFLICT;
-    return lfr__err(status, "database: %s: %s", what, sqlite3_errmsg(db));
-}
-
-static int sq_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK) return LFR_OK;
-    return sq_err(db, "prepare");
-}
+#define sq_err lfr__sq_err
+#define sq_prepare lfr__sq_prepare
 
 /* Step a statement that returns no row, then finalise it. */
 static int sq_done(sqlite3 *db, sqlite3_stmt *st, const char *what)

@@ -156,6 +156,13 @@ typedef struct lfr__backend {
 
 extern const lfr__backend lfr__sqlite_backend;
 
+/* sqlite.c: an error status and message for the database's last failure
+ * ("database: <what>: <SQLite's message>", with the system's reason for I/O
+ * errors and a full disk; uniqueness clashes are LFR_ERR_CONFLICT), and a
+ * prepared statement (a sqlite3_stmt ** in stmt_out). */
+int lfr__sq_err(void *db, const char *what);
+int lfr__sq_prepare(void *db, const char *sql, void *stmt_out);
+
 /* sqlite_records.c: the deployment, alert and policy operations of the
  * SQLite backend (the table in sqlite.c points at them). */
 int lfr__sq_deployment_insert(void *db, const lfr__deployment_row *r, int64_t *id_out);
