@@ -45,12 +45,11 @@ dep="$("$lfr" deployment create --user op --purpose memory --justification memor
     --stats "$work/stats.json" 2>"$work/run.log" &
 pid=$!
 : >"$work/rss.tsv"
-t=0
+t0="$(date +%s)"
 while kill -0 "$pid" 2>/dev/null; do
     rss="$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
-    [[ -n "$rss" ]] && printf '%d\t%d\n' "$t" "$rss" >>"$work/rss.tsv"
+    [[ -n "$rss" ]] && printf '%d\t%d\n' "$(($(date +%s) - t0))" "$rss" >>"$work/rss.tsv"
     sleep 10
-    t=$((t + 10))
 done
 wait "$pid"
 cp "$work/rss.tsv" "$out/memory_rss.tsv"
