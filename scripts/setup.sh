@@ -11,6 +11,8 @@
 #   LFR_SKIP_APT=1   do not check or install Debian packages (non-Debian hosts,
 #                    or when the toolchain comes from elsewhere)
 #   LFR_MODELS       models folder (default: <repo>/models), see fetch-models.sh
+#   LFR_SHARED_MODELS  where YuNet and EdgeFace are copied from (default:
+#                    <repo>/../shared/models), see fetch-models.sh
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
