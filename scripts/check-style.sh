@@ -6,7 +6,10 @@
 #      (snprintf, vsnprintf, strncpy, strtok_r, fgets, strtol... are fine).
 #   2. No exit()/abort() (nor _exit, _Exit, quick_exit) in library code (src/):
 #      report errors to the caller instead.
-#   3. clang-format --dry-run on src/ include/ tools/ bench/ tests/ when
+#   3. Layering: the audit log (src/audit) includes nothing of the library
+#      but src/util and itself, so the store builds on it and never the
+#      other way round.
+#   4. clang-format --dry-run on src/ include/ tools/ bench/ tests/ when
 #      clang-format is installed: a warning count only, an error with
 #      LFR_STRICT_FORMAT=1 (formatting is enforced gradually).
 #
@@ -87,6 +90,17 @@ if [[ -n "$hits" ]]; then
     echo "check-style: exit()/abort() in library code (src/); return an error instead:" >&2
     printf '%s\n' "$hits" >&2
     status=1
+fi
+
+mapfile -d '' log_c < <(c_files src/audit)
+if ((${#log_c[@]} > 0)); then
+    hits="$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "${log_c[@]}" |
+        grep -vE '"(audit|util)/[^"]*"|"lfr/[^"]*"' || true)"
+    if [[ -n "$hits" ]]; then
+        echo "check-style: src/audit may include only audit/, util/ and lfr/ headers:" >&2
+        printf '%s\n' "$hits" >&2
+        status=1
+    fi
 fi
 
 if command -v clang-format >/dev/null 2>&1; then

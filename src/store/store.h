@@ -5,8 +5,9 @@
  * A backend (SQLite now, PostgreSQL later) implements lfr__backend: open and
  * close a database, transactions, one schema migration step, and the record
  * operations the public API needs. The backend does no permission checks
- * and writes no audit entries; store.c and audit/audit.c do both, inside a
- * transaction the backend provides. Operations return lfr_status codes and
+ * and writes no audit entries; store.c and audit.c do both, inside a
+ * transaction the backend provides. The log's own layer (hashing, the
+ * chain) is src/audit, which knows nothing of the store. Operations return lfr_status codes and
  * set lfr_errmsg(); a missing row is LFR_ERR_NOT_FOUND, a uniqueness clash
  * LFR_ERR_CONFLICT, anything else from the database LFR_ERR_STORE.
  */
@@ -15,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "audit/log.h"
 #include "lfr/lfr.h"
 #include "util/util.h"
 
@@ -234,10 +236,6 @@ int lfr__store_authorise(lfr_store *s, const lfr_user *actor, lfr_action action,
 /* Open without migrating (tests of migrations). */
 int lfr__store_open_raw(const char *home, lfr_store **store_out);
 
-/* A filter time as given (a date or a time) in the stored form; a date
- * alone as an upper bound means the end of that day. */
-int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN]);
-
 /* The audit detail of a user.add entry, and of a sharing.add entry
  * (malloc'd; NULL when out of memory). Verification rebuilds them from the
  * records to check that the records still say what was audited. */
@@ -302,7 +300,7 @@ int lfr__seal(const uint8_t *key, const void *plain, size_t n, const char *ad, u
 int lfr__unseal(const uint8_t *key, const uint8_t *sealed, size_t n, const char *ad, uint8_t **out,
                 size_t *out_n);
 
-/* ---- audit/audit.c --------------------------------------------------------- */
+/* ---- audit.c: appending entries and the anchor ----------------------------- */
 
 /* Append an entry in the open transaction. `detail` is a JSON object ("{}"
  * when NULL). The time comes from the clock. */
@@ -320,23 +318,20 @@ int lfr__audit_append_at(lfr_store *s, const char *time, const char *actor, cons
 int lfr__audit_refusal(lfr_store *s, int status, const char *actor, const char *action,
                        const char *object);
 
-/* The entry hash: BLAKE2b-256 over an unambiguous encoding of the fields. */
-void lfr__audit_hash(uint64_t seq, const char *time, const char *actor, const char *action,
-                     const char *object, const char *detail,
-                     const uint8_t prev_hash[LFR_HASH_BYTES], uint8_t out[LFR_HASH_BYTES]);
-
-/* audit/records.c: check that the records (users, sharing register) match
- * the audit entries that created them, one for one. LFR_OK, or
- * LFR_ERR_TAMPERED with the verdict's reason (and first_bad, when an entry
- * is concerned) set. */
-int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v);
-
 /* Write home/audit.head with (seq, hash), atomically, if seq is newer than
  * what it holds. */
 int lfr__audit_anchor_write(const char *home, uint64_t seq, const uint8_t hash[LFR_HASH_BYTES]);
 
-/* Append `s` to the JSON text in buf (capacity cap, NUL-terminated) as a
- * quoted, escaped JSON string; truncates safely. */
-void lfr__json_append_str(char *buf, size_t cap, const char *s);
+/* Read home/audit.head: 1 and (seq, hash) when present and well formed, 0
+ * when it does not exist, -1 (message set) when it is malformed. */
+int lfr__audit_anchor_read(const char *home, uint64_t *seq, uint8_t hash[LFR_HASH_BYTES]);
+
+/* ---- verify_records.c: records against the entries that made them ----------- */
+
+/* Check that the records (users, sharing register, evaluations, subjects,
+ * deployments, alerts, policy) match the audit entries that created them,
+ * one for one. LFR_OK, or LFR_ERR_TAMPERED with the verdict's reason (and
+ * first_bad, when an entry is concerned) set. */
+int lfr__verify_records(lfr_store *s, lfr_audit_verdict *v);
 
 #endif

@@ -110,3 +110,13 @@ int lfr__clock_now(char out[LFR__TIME_LEN])
     lfr__time_format(ms, out);
     return LFR_OK;
 }
+
+int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN])
+{
+    int64_t ms;
+    int rc = lfr__time_parse(in, &ms);
+    if (rc) return rc;
+    if (is_upper && strlen(in) == 10) ms += 86400000 - 1;
+    lfr__time_format(ms, out);
+    return LFR_OK;
+}

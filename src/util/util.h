@@ -46,6 +46,14 @@ int lfr__time_parse(const char *s, int64_t *ms_out);
 /* The clock's current time, formatted. */
 int lfr__clock_now(char out[LFR__TIME_LEN]);
 
+/* A filter time as given (a date or a time) in the stored form; a date
+ * alone as an upper bound means the end of that day. */
+int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN]);
+
+/* Append `s` to the JSON text in buf (capacity cap, NUL-terminated) as a
+ * quoted, escaped JSON string; truncates safely (json.c). */
+void lfr__json_append_str(char *buf, size_t cap, const char *s);
+
 /* a * b into *out, failing on overflow of size_t. */
 static inline int lfr__mul_ok(size_t a, size_t b, size_t *out)
 {

@@ -1,10 +1,7 @@
 /*
- * The audit chain. Each entry's hash is BLAKE2b-256 over an unambiguous
- * encoding of (seq, time, actor, action, object, detail, prev_hash), where
- * prev_hash is the previous entry's hash (32 zero bytes for entry 1). The
- * encoding is a domain tag, then seq as 8 bytes big-endian, then each text
- * field as its length (8 bytes big-endian) and its bytes, then prev_hash: no
- * two different entries encode the same way, whatever the fields contain.
+ * The store's side of the audit log: appending entries inside the store's
+ * transactions (the hash comes from src/audit), auditing refusals in a
+ * transaction of their own, the anchor file, and listing entries.
  *
  * A chain alone cannot show that its newest entries were cut off, since
  * what is left is still a valid chain. So after each commit the newest
@@ -26,74 +23,10 @@
 
 #include <sodium.h>
 
-#include "store/store.h"
+#include "store.h"
 #include "util/util.h"
 
-static const char hash_domain[] = "openlfr audit entry v1";
 static const char anchor_magic[] = "openlfr-audit-head-v1";
-
-/* ---- Hashing ------------------------------------------------------------------ */
-
-static void put_u64(crypto_generichash_state *h, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-    crypto_generichash_update(h, b, sizeof b);
-}
-
-static void put_str(crypto_generichash_state *h, const char *s)
-{
-    size_t n = strlen(s);
-    put_u64(h, n);
-    crypto_generichash_update(h, (const uint8_t *)s, n);
-}
-
-void lfr__audit_hash(uint64_t seq, const char *time, const char *actor, const char *action,
-                     const char *object, const char *detail,
-                     const uint8_t prev_hash[LFR_HASH_BYTES], uint8_t out[LFR_HASH_BYTES])
-{
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, LFR_HASH_BYTES);
-    put_str(&h, hash_domain);
-    put_u64(&h, seq);
-    put_str(&h, time);
-    put_str(&h, actor);
-    put_str(&h, action);
-    put_str(&h, object);
-    put_str(&h, detail);
-    crypto_generichash_update(&h, prev_hash, LFR_HASH_BYTES);
-    crypto_generichash_final(&h, out, LFR_HASH_BYTES);
-}
-
-/* ---- Detail text ------------------------------------------------------------------ */
-
-void lfr__json_append_str(char *buf, size_t cap, const char *s)
-{
-    size_t n = strnlen(buf, cap);
-    /* Room for the closing quote and the NUL is kept back throughout. */
-    if (cap < 3 || n + 3 > cap) return;
-    buf[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        size_t k;
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            k = 2;
-        } else if (*p < 0x20) {
-            k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
-        } else {
-            esc[0] = (char)*p;
-            k = 1;
-        }
-        if (n + k + 2 > cap) break;
-        memcpy(buf + n, esc, k);
-        n += k;
-    }
-    buf[n++] = '"';
-    buf[n] = 0;
-}
 
 /* ---- Appending ------------------------------------------------------------------- */
 
@@ -241,112 +174,14 @@ int lfr__audit_anchor_write(const char *home, uint64_t seq, const uint8_t hash[L
     return rc;
 }
 
-/* ---- Verification -------------------------------------------------------------------- */
-
-typedef struct walk {
-    lfr_audit_verdict *v;
-    uint64_t expect;
-    uint8_t prev[LFR_HASH_BYTES];
-    uint64_t anchor_seq; /* remember this entry's hash in anchor_hash */
-    uint8_t anchor_hash[LFR_HASH_BYTES];
-} walk;
-
-/* Returned by verify_entry to stop the walk at a bad entry. */
-#define STOP (-1)
-
-static int bad(walk *w, uint64_t seq, const char *fmt, const char *arg)
+int lfr__audit_anchor_read(const char *home, uint64_t *seq, uint8_t hash[LFR_HASH_BYTES])
 {
-    w->v->first_bad = seq;
-    snprintf(w->v->reason, sizeof w->v->reason, fmt, arg);
-    return STOP;
-}
-
-static int verify_entry(const lfr_audit_entry *e, void *ctx)
-{
-    walk *w = ctx;
-    w->v->n_entries++;
-    char num[32];
-    if (e->seq != w->expect) {
-        snprintf(num, sizeof num, "%" PRIu64, e->seq);
-        if (e->seq > w->expect)
-            return bad(w, w->expect, "entry is missing (the next entry is %s)", num);
-        return bad(w, w->expect, "entry is out of order (found entry %s in its place)", num);
-    }
-    if (sodium_memcmp(e->prev_hash, w->prev, LFR_HASH_BYTES))
-        return bad(w, e->seq, "entry does not link to the one before it (prev_hash differs%s)",
-                   ": inserted, reordered, or an earlier entry replaced");
-    uint8_t h[LFR_HASH_BYTES];
-    lfr__audit_hash(e->seq, e->time, e->actor, e->action, e->object, e->detail, e->prev_hash, h);
-    if (sodium_memcmp(h, e->hash, LFR_HASH_BYTES))
-        return bad(w, e->seq, "entry's contents do not match its hash%s", " (edited)");
-    memcpy(w->prev, e->hash, LFR_HASH_BYTES);
-    if (e->seq == w->anchor_seq) memcpy(w->anchor_hash, e->hash, LFR_HASH_BYTES);
-    w->v->head_seq = e->seq;
-    memcpy(w->v->head_hash, e->hash, LFR_HASH_BYTES);
-    w->expect++;
-    return 0;
-}
-
-int lfr_audit_verify(lfr_store *s, lfr_audit_verdict *v)
-{
-    memset(v, 0, sizeof *v);
     char head[4096], tmp[4096], lock[4096];
-    int rc = anchor_paths(s->home, head, tmp, lock, sizeof head);
-    if (rc) return rc;
-
-    /* The anchor is read before the chain: it only moves forward, after
-     * commits, so the chain read next reaches at least as far. */
-    uint64_t a_seq = 0;
-    uint8_t a_hash[LFR_HASH_BYTES];
-    int have = anchor_read(head, &a_seq, a_hash);
-    if (have < 0) {
-        snprintf(v->reason, sizeof v->reason, "%s", lfr_errmsg());
-        return LFR_ERR_TAMPERED;
-    }
-
-    walk w = {v, 1, {0}, have == 1 ? a_seq : 0, {0}};
-    rc = s->be->audit_each(s->db, NULL, verify_entry, &w);
-    if (rc && rc != STOP) return rc;
-    if (rc == STOP)
-        return lfr__err(LFR_ERR_TAMPERED, "audit entry %" PRIu64 ": %s", v->first_bad, v->reason);
-
-    if (have == 0) {
-        if (v->n_entries == 0) return lfr__audit_check_records(s, v);
-        snprintf(v->reason, sizeof v->reason,
-                 "audit.head is missing, so removal of the newest entries cannot be ruled out");
-        return lfr__err(LFR_ERR_TAMPERED, "%s", v->reason);
-    }
-    v->anchor_seq = a_seq;
-    if (v->head_seq < a_seq) {
-        v->first_bad = v->head_seq + 1;
-        snprintf(v->reason, sizeof v->reason,
-                 "entries %" PRIu64 " to %" PRIu64 " are missing (audit.head records entry %" PRIu64
-                 ")",
-                 v->head_seq + 1, a_seq, a_seq);
-        return lfr__err(LFR_ERR_TAMPERED, "audit entry %" PRIu64 ": %s", v->first_bad, v->reason);
-    }
-    if (sodium_memcmp(w.anchor_hash, a_hash, LFR_HASH_BYTES)) {
-        v->first_bad = a_seq;
-        snprintf(v->reason, sizeof v->reason,
-                 "entry differs from the one recorded in audit.head (the chain was rewritten "
-                 "from here or earlier)");
-        return lfr__err(LFR_ERR_TAMPERED, "audit entry %" PRIu64 ": %s", v->first_bad, v->reason);
-    }
-    v->unanchored = v->head_seq - a_seq;
-    return lfr__audit_check_records(s, v);
+    if (anchor_paths(home, head, tmp, lock, sizeof head)) return -1;
+    return anchor_read(head, seq, hash);
 }
 
 /* ---- Listing --------------------------------------------------------------------------- */
-
-int lfr__filter_time(const char *in, int is_to, char out[LFR__TIME_LEN])
-{
-    int64_t ms;
-    int rc = lfr__time_parse(in, &ms);
-    if (rc) return rc;
-    if (is_to && strlen(in) == 10) ms += 86400000 - 1;
-    lfr__time_format(ms, out);
-    return LFR_OK;
-}
 
 int lfr_audit_list(lfr_store *s, const lfr_user *actor, const lfr_audit_filter *filter,
                    int (*fn)(const lfr_audit_entry *entry, void *ctx), void *ctx)

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store.h"
 #include "util/util.h"
 
 /* Returned by callbacks to stop a walk at a mismatch (status codes are >= 0). */
@@ -569,7 +569,7 @@ static int check_policies(check *c)
     return rc;
 }
 
-int lfr__audit_check_records(lfr_store *s, lfr_audit_verdict *v)
+int lfr__verify_records(lfr_store *s, lfr_audit_verdict *v)
 {
     check c = {s, v, 0};
     int rc = s->be->user_each(s->db, check_user, &c);
