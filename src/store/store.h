@@ -154,6 +154,17 @@ typedef struct lfr__backend {
     int (*audit_insert)(void *db, const lfr__audit_row *row);
     int (*audit_each)(void *db, const lfr_audit_filter *f,
                       int (*fn)(const lfr_audit_entry *e, void *ctx), void *ctx);
+
+    /* Sealed media kept in the database (media.c); NULL in a backend whose
+     * homes keep them as files under media/. blob_put stores a new blob
+     * (LFR_ERR_CONFLICT when the name exists), committed on return unless a
+     * transaction is open; blob_get reads one (at most max_size bytes,
+     * malloc'd; LFR_ERR_NOT_FOUND); blob_delete removes one; blob_each_stale
+     * walks the names of blobs stored more than an hour ago. */
+    int (*blob_put)(void *db, const char *name, const uint8_t *data, size_t n);
+    int (*blob_get)(void *db, const char *name, size_t max_size, uint8_t **out, size_t *n_out);
+    int (*blob_delete)(void *db, const char *name);
+    int (*blob_each_stale)(void *db, int (*fn)(const char *name, void *ctx), void *ctx);
 } lfr__backend;
 
 extern const lfr__backend lfr__sqlite_backend;
@@ -256,10 +267,12 @@ int lfr__evaluation_metrics_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_
 char *lfr__subject_detail(const lfr_subject *sub, const lfr_subject_image *im, int n);
 int lfr__subject_images(lfr_store *s, int64_t id, lfr_subject_image **out, int *n_out);
 
-/* subjects.c: sealed files under media/. lfr__media_write creates a new
- * file (O_EXCL, 0600) and syncs it; lfr__media_sync syncs the folder;
- * lfr__media_read reads a whole file (at most max_size bytes, malloc'd);
- * lfr__media_template decrypts an image's template. */
+/* media.c: sealed blobs by name, as files under media/ or in the backend.
+ * lfr__media_write stores a new blob (a file: O_EXCL, 0600, synced);
+ * lfr__media_sync makes writes and unlinks durable (syncs the folder);
+ * lfr__media_unlink deletes one (what fails is left to the sweep);
+ * lfr__media_read reads a whole blob (at most max_size bytes, malloc'd).
+ * subjects.c: lfr__media_template decrypts an image's template. */
 int lfr__media_write(const lfr_store *s, const char *name, const uint8_t *data, size_t n);
 void lfr__media_unlink(const lfr_store *s, const char *name);
 int lfr__media_sync(const lfr_store *s);

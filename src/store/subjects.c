@@ -122,60 +122,11 @@ static int check_reason(const char *v)
     return LFR_OK;
 }
 
-/* ---- Media files --------------------------------------------------------------- */
-
-static int media_path(const lfr_store *s, const char *name, char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "%s/media%s%s", s->home, name ? "/" : "", name ? name : "");
-    if (n < 0 || (size_t)n >= cap) return lfr__err(LFR_ERR_INVALID, "media path too long");
-    return LFR_OK;
-}
-
-static int sync_media_dir(const lfr_store *s)
-{
-    char dir[4096];
-    int rc = media_path(s, NULL, dir, sizeof dir);
-    if (rc) return rc;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return lfr__err(LFR_ERR_IO, "%s: %s", dir, strerror(errno));
-    if (fsync(fd)) rc = lfr__err(LFR_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
-    close(fd);
-    return rc;
-}
+/* ---- Sealed media ------------------------------------------------------------- */
 
 static void media_ad(const char *name, const char *sha256, char *out, size_t cap)
 {
     snprintf(out, cap, "lfr-media:v1:%s:%s", name, sha256);
-}
-
-/* Create media/<name> (new, 0600) holding `n` bytes, synced. */
-static int media_write(const lfr_store *s, const char *name, const uint8_t *data, size_t n)
-{
-    char path[4096];
-    int rc = media_path(s, name, path, sizeof path);
-    if (rc) return rc;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return lfr__err(LFR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    while (!rc && n > 0) {
-        ssize_t w = write(fd, data, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            rc = lfr__err(LFR_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            break;
-        }
-        data += w;
-        n -= (size_t)w;
-    }
-    if (!rc && fsync(fd)) rc = lfr__err(LFR_ERR_IO, "%s: fsync: %s", path, strerror(errno));
-    if (close(fd) && !rc) rc = lfr__err(LFR_ERR_IO, "%s: close: %s", path, strerror(errno));
-    if (rc) unlink(path);
-    return rc;
-}
-
-static void media_unlink(const lfr_store *s, const char *name)
-{
-    char path[4096];
-    if (!media_path(s, name, path, sizeof path)) unlink(path);
 }
 
 /* Seal the original and its template into a new media file; its random
@@ -203,7 +154,7 @@ static int media_seal(const lfr_store *s, const uint8_t *orig, size_t n, const c
     int rc = lfr__seal(s->key, plain, plain_n, ad, &sealed, &sealed_n);
     sodium_memzero(plain, plain_n);
     free(plain);
-    if (!rc) rc = media_write(s, name_out, sealed, sealed_n);
+    if (!rc) rc = lfr__media_write(s, name_out, sealed, sealed_n);
     free(sealed);
     return rc;
 }
@@ -211,14 +162,12 @@ static int media_seal(const lfr_store *s, const uint8_t *orig, size_t n, const c
 /* Open an image's media file and copy its template to tpl. */
 static int media_template(const lfr_store *s, const lfr_subject_image *im, float *tpl)
 {
-    char path[4096];
-    int rc = media_path(s, im->media_file, path, sizeof path);
-    if (rc) return rc;
     uint8_t *sealed = NULL, *plain = NULL;
     size_t sealed_n = 0, plain_n = 0;
-    rc = lfr__read_file(
-        path, lfr__sealed_size(4 + LFR_SUBJECT_IMAGE_MAX + LFR_TEMPLATE_DIM * sizeof(float)),
-        &sealed, &sealed_n);
+    int rc = lfr__media_read(
+        s, im->media_file,
+        lfr__sealed_size(4 + LFR_SUBJECT_IMAGE_MAX + LFR_TEMPLATE_DIM * sizeof(float)), &sealed,
+        &sealed_n);
     if (rc) return rc;
     char ad[160];
     media_ad(im->media_file, im->sha256, ad, sizeof ad);
@@ -337,11 +286,11 @@ static void unlink_all(lfr_store *s, const enrol *e, int n)
     int any = 0;
     for (int i = 0; i < n; i++) {
         if (e[i].rec.media_file[0]) {
-            media_unlink(s, e[i].rec.media_file);
+            lfr__media_unlink(s, e[i].rec.media_file);
             any = 1;
         }
     }
-    if (any) sync_media_dir(s);
+    if (any) lfr__media_sync(s);
 }
 
 /* After lfr__store_commit() failed: whether the transaction committed
@@ -418,7 +367,7 @@ int lfr_store_subject_add(lfr_store *s, const lfr_user *actor, lfr_engine *engin
     for (int i = 0; !rc && i < n_images; i++)
         rc = enrol_image(s, ses, model_sha, &images[i], &e[i], &refusal);
     lfr_session_close(ses);
-    if (!rc) rc = sync_media_dir(s);
+    if (!rc) rc = lfr__media_sync(s);
     if (rc) {
         unlink_all(s, e, n_images);
         free(e);
@@ -619,8 +568,8 @@ int lfr_store_subject_remove(lfr_store *s, const lfr_user *actor, int64_t id)
     }
     if (!rc) {
         for (int i = 0; i < l.n; i++)
-            media_unlink(s, l.v[i].media_file);
-        if (l.n) sync_media_dir(s);
+            lfr__media_unlink(s, l.v[i].media_file);
+        if (l.n) lfr__media_sync(s);
     }
     free(l.v);
     return rc;
@@ -682,60 +631,6 @@ int lfr_store_subject_templates(lfr_store *s, const lfr_user *actor, int64_t id,
     if (rc && cap > 0) sodium_memzero(tpl_out, (size_t)cap * LFR_TEMPLATE_DIM * sizeof(float));
     if (!rc) *n_out = l.n;
     free(l.v);
-    return rc;
-}
-
-/* ---- Sweeping orphans ------------------------------------------------------------------ */
-
-int lfr_store_media_sweep(lfr_store *s, int64_t *n_out)
-{
-    if (n_out) *n_out = 0;
-    char dir[4096];
-    int rc = media_path(s, NULL, dir, sizeof dir);
-    if (rc) return rc;
-    DIR *d = opendir(dir);
-    if (!d) return lfr__err(LFR_ERR_IO, "%s: %s", dir, strerror(errno));
-    time_t cutoff = time(NULL) - 3600;
-    int64_t removed = 0;
-    struct dirent *ent;
-    while (!rc && (ent = readdir(d))) {
-        if (ent->d_name[0] == '.') continue;
-        struct stat st;
-        if (fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) || st.st_mtime > cutoff)
-            continue;
-        int used = 0;
-        rc = s->be->media_used(s->db, ent->d_name, &used);
-        if (!rc && !used && unlinkat(dirfd(d), ent->d_name, 0) == 0) removed++;
-    }
-    closedir(d);
-    if (!rc && removed) rc = sync_media_dir(s);
-    if (n_out) *n_out = removed;
-    return rc;
-}
-
-/* ---- Media files for the other records (deployments.c, retention.c) ----------------------- */
-
-int lfr__media_write(const lfr_store *s, const char *name, const uint8_t *data, size_t n)
-{
-    return media_write(s, name, data, n);
-}
-
-void lfr__media_unlink(const lfr_store *s, const char *name)
-{
-    media_unlink(s, name);
-}
-
-int lfr__media_sync(const lfr_store *s)
-{
-    return sync_media_dir(s);
-}
-
-int lfr__media_read(const lfr_store *s, const char *name, size_t max_size, uint8_t **out,
-                    size_t *n_out)
-{
-    char path[4096];
-    int rc = media_path(s, name, path, sizeof path);
-    if (!rc) rc = lfr__read_file(path, max_size, out, n_out);
     return rc;
 }
 
