@@ -684,9 +684,7 @@ static int write_snapshot(lfr_store *s, const snap *x, int64_t id, const char *h
         if (!rc) memcpy(p + 16, tpl, sizeof tpl);
         sodium_memzero(tpl, sizeof tpl);
     }
-    uint8_t rnd[16];
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(file_out, 65, rnd, sizeof rnd);
+    lfr__media_new_name(file_out);
     char ad[200];
     snap_ad(file_out, id, hash, ad, sizeof ad);
     uint8_t *sealed = NULL;
@@ -1080,9 +1078,7 @@ int lfr_store_alert_add(lfr_store *s, const lfr_user *actor, const lfr_alert_par
     int wrote = 0;
     if (p->crop_size) {
         lfr__sha256_hex(p->crop, p->crop_size, a.a.crop_sha256);
-        uint8_t rnd[16];
-        randombytes_buf(rnd, sizeof rnd);
-        sodium_bin2hex(a.crop_file, sizeof a.crop_file, rnd, sizeof rnd);
+        lfr__media_new_name(a.crop_file);
         char ad[160];
         crop_ad(a.crop_file, a.a.crop_sha256, ad, sizeof ad);
         uint8_t *sealed = NULL;

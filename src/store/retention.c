@@ -93,6 +93,18 @@ int lfr_store_policy_set(lfr_store *s, const lfr_user *actor, const char *key, i
 
 /* ---- Enforcement -------------------------------------------------------------------- */
 
+/* A sealed file's name read from a row, checked before the row is marked
+ * and the file removed: retention stops rather than act on a row that was
+ * changed outside lfr. */
+static int name_ok(const char *what, int64_t id, const char *name)
+{
+    if (lfr__media_name_ok(name)) return LFR_OK;
+    return lfr__err(LFR_ERR_TAMPERED,
+                    "retention: %s %lld names media file \"%.40s\", not one openlfr makes: the"
+                    " database was changed outside lfr (run lfr audit verify)",
+                    what, (long long)id, name);
+}
+
 static int64_t minus(int64_t ms, int64_t amount, int64_t unit_ms)
 {
     return ms - amount * unit_ms;
@@ -165,7 +177,10 @@ static int delete_crops(lfr_store *s, const char *actor, const char *now, const 
         for (int i = 0; i < c.n; i++)
             add(&d, i ? ",\"%s\"" : "\"%s\"", c.v[i].a.crop_sha256, 0);
         add(&d, "]}", NULL, 0);
-        rc = d.oom ? lfr__err(LFR_ERR_NOMEM, "out of memory") : lfr__store_begin(s);
+        rc = d.oom ? lfr__err(LFR_ERR_NOMEM, "out of memory") : LFR_OK;
+        for (int i = 0; !rc && i < c.n; i++)
+            rc = name_ok("alert", c.v[i].a.id, c.v[i].crop_file);
+        if (!rc) rc = lfr__store_begin(s);
         for (int i = 0; !rc && i < c.n; i++) {
             lfr__alert_row r = c.v[i];
             r.crop_file[0] = 0;
@@ -222,6 +237,7 @@ static int purge_snapshots(lfr_store *s, const char *actor, const char *now, con
     if (!r && !rc) rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
     for (int i = 0; !rc && i < x.n; i++) {
         rc = s->be->deployment_get(s->db, x.ids[i], r);
+        if (!rc) rc = name_ok("deployment", r->d.id, r->snapshot_file);
         if (rc) break;
         char file[65], object[48], detail[400];
         snprintf(file, sizeof file, "%s", r->snapshot_file);
@@ -301,6 +317,8 @@ static int delete_expired(lfr_store *s, const char *actor, const char *now, cons
     for (int i = 0; !rc && i < x.n; i++) {
         imgs l = {0};
         rc = s->be->image_each(s->db, x.v[i].id, 1, on_image, &l);
+        for (int k = 0; !rc && k < l.n; k++)
+            rc = name_ok("image", l.v[k].id, l.v[k].media_file);
         buf d = {0};
         add(&d, "{\"receipt\":\"expired subject's images deleted\",\"reference\":\"%s\"",
             x.v[i].reference, 0);

@@ -63,7 +63,9 @@ static int sq_open(const char *path, int create, void **db_out)
 {
     *db_out = NULL;
     sqlite3 *db = NULL;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    /* The database file is never reached through a symbolic link. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+                (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         int sys = db ? sqlite3_system_errno(db) : 0;
         int rc = lfr__err(LFR_ERR_STORE, "%s: cannot open database: %s%s%s%s", path,

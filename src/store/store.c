@@ -200,12 +200,14 @@ int lfr__store_open_raw(const char *home, lfr_store **store_out)
     lfr_store *s = calloc(1, sizeof *s);
     if (!s) return lfr__err(LFR_ERR_NOMEM, "out of memory");
     s->be = &lfr__sqlite_backend;
+    s->media_fd = -1;
     s->home = strdup(home);
     if (!s->home) {
         free(s);
         return lfr__err(LFR_ERR_NOMEM, "out of memory");
     }
     rc = lfr__key_load(key, &s->key);
+    if (!rc) rc = lfr__media_open_dir(home, &s->media_fd);
     if (!rc) rc = s->be->open(db, 0, &s->db);
     if (!rc) rc = s->be->schema_version(s->db, &s->version);
     if (!rc && s->version > s->be->schema_latest())
@@ -246,6 +248,7 @@ void lfr_store_close(lfr_store *s)
         s->be->close(s->db);
     }
     lfr__key_free(s->key);
+    if (s->media_fd >= 0) close(s->media_fd);
     free(s->home);
     free(s);
 }

@@ -215,6 +215,7 @@ struct lfr_store {
     const lfr__backend *be;
     void *db;
     char *home;
+    int media_fd; /* home/media, opened once (media.c) */
     uint8_t *key; /* LFR__KEY_BYTES in sodium_malloc'd memory */
     int version;
     /* The newest audit entry appended in the open transaction, written to
@@ -267,12 +268,22 @@ int lfr__evaluation_metrics_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_
 char *lfr__subject_detail(const lfr_subject *sub, const lfr_subject_image *im, int n);
 int lfr__subject_images(lfr_store *s, int64_t id, lfr_subject_image **out, int *n_out);
 
-/* media.c: sealed blobs by name, as files under media/ or in the backend.
- * lfr__media_write stores a new blob (a file: O_EXCL, 0600, synced);
- * lfr__media_sync makes writes and unlinks durable (syncs the folder);
- * lfr__media_unlink deletes one (what fails is left to the sweep);
- * lfr__media_read reads a whole blob (at most max_size bytes, malloc'd).
+/* media.c: sealed blobs by name, as files under media/ or in the backend,
+ * named by LFR__MEDIA_NAME_LEN random hex digits. A name read from the
+ * database is used only after lfr__media_name_ok (a malformed one is
+ * LFR_ERR_TAMPERED), and files only relative to the media folder's
+ * descriptor (openat, unlinkat, O_NOFOLLOW): never as a path.
+ * lfr__media_open_dir opens home/media (a folder of this user, mode 700,
+ * not a symbolic link); lfr__media_write stores a new blob (a file:
+ * O_EXCL, 0600, synced); lfr__media_sync makes writes and unlinks durable
+ * (syncs the folder); lfr__media_unlink deletes one (what fails is left to
+ * the sweep; a malformed name is ignored); lfr__media_read reads a whole
+ * blob (a regular file; at most max_size bytes, malloc'd).
  * subjects.c: lfr__media_template decrypts an image's template. */
+#define LFR__MEDIA_NAME_LEN 32
+int lfr__media_name_ok(const char *name);
+void lfr__media_new_name(char out[LFR__MEDIA_NAME_LEN + 1]);
+int lfr__media_open_dir(const char *home, int *fd_out);
 int lfr__media_write(const lfr_store *s, const char *name, const uint8_t *data, size_t n);
 void lfr__media_unlink(const lfr_store *s, const char *name);
 int lfr__media_sync(const lfr_store *s);

@@ -17,14 +17,12 @@
  * to "lfr-media:v1:<file name>:<sha256 of the original>", so a file swapped
  * for another image's does not open.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -144,9 +142,7 @@ static int media_seal(const lfr_store *s, const uint8_t *orig, size_t n, const c
     plain[3] = (uint8_t)(n >> 24);
     memcpy(plain + 4, orig, n);
     memcpy(plain + 4 + n, tpl, tpl_bytes);
-    uint8_t rnd[16];
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(name_out, 65, rnd, sizeof rnd);
+    lfr__media_new_name(name_out);
     char ad[160];
     media_ad(name_out, sha256, ad, sizeof ad);
     uint8_t *sealed = NULL;
@@ -168,7 +164,7 @@ static int media_template(const lfr_store *s, const lfr_subject_image *im, float
         s, im->media_file,
         lfr__sealed_size(4 + LFR_SUBJECT_IMAGE_MAX + LFR_TEMPLATE_DIM * sizeof(float)), &sealed,
         &sealed_n);
-    if (rc) return rc;
+    if (rc) return lfr__err_prefix(rc, "image media file");
     char ad[160];
     media_ad(im->media_file, im->sha256, ad, sizeof ad);
     rc = lfr__unseal(s->key, sealed, sealed_n, ad, &plain, &plain_n);
@@ -537,6 +533,14 @@ int lfr_store_subject_remove(lfr_store *s, const lfr_user *actor, int64_t id)
     lfr_subject sub;
     if (!rc) rc = s->be->subject_get(s->db, id, now, &sub);
     if (!rc) rc = s->be->image_each(s->db, id, 1, collect_image, &l);
+    /* Names read back are checked before anything is marked: a row
+     * pointing elsewhere (changed outside lfr) stops the removal. */
+    for (int i = 0; !rc && i < l.n; i++)
+        if (!lfr__media_name_ok(l.v[i].media_file))
+            rc = lfr__err(LFR_ERR_TAMPERED,
+                          "subject %lld: image %lld names media file \"%.40s\", not one openlfr"
+                          " makes: the database was changed outside lfr (run lfr audit verify)",
+                          (long long)id, (long long)l.v[i].id, l.v[i].media_file);
     if (!rc) rc = s->be->subject_remove(s->db, id, now, row.user.name);
     char *d = NULL;
     if (!rc) {
@@ -562,7 +566,7 @@ int lfr_store_subject_remove(lfr_store *s, const lfr_user *actor, int64_t id)
         rc = lfr__store_commit(s);
     else
         lfr__store_rollback(s);
-    if (rc == LFR_ERR_CONFLICT || rc == LFR_ERR_NOT_FOUND) {
+    if (rc == LFR_ERR_CONFLICT || rc == LFR_ERR_NOT_FOUND || rc == LFR_ERR_TAMPERED) {
         free(l.v);
         return lfr__audit_refusal(s, rc, row.user.name, "subject.remove.refused", object);
     }

@@ -27,6 +27,9 @@ int lfr__err_prefix(int status, const char *prefix);
  * The caller frees *data_out. */
 int lfr__read_file(const char *path, size_t max_size, uint8_t **data_out, size_t *size_out);
 
+/* The same from an open descriptor, read to its end; `name` is for messages. */
+int lfr__read_fd(int fd, const char *name, size_t max_size, uint8_t **data_out, size_t *size_out);
+
 /* Hex sha256 of a buffer into out[65]. */
 void lfr__sha256_hex(const uint8_t *data, size_t size, char out[65]);
 

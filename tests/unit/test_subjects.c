@@ -682,6 +682,101 @@ static void test_anchor_failure_keeps_enrolment(void **state)
     home_remove(&h);
 }
 
+static void raw_exec(const home *h, const char *sql)
+{
+    char db[700];
+    snprintf(db, sizeof db, "%s/lfr.db", h->path);
+    sqlite3 *d;
+    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(d, sql, NULL, NULL, &err);
+    if (rc) print_error("%s: %s\n", sql, err ? err : "?");
+    sqlite3_free(err);
+    assert_int_equal(rc, SQLITE_OK);
+    sqlite3_close(d);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* S5: a file name read from the database is never a path. A media_file
+ * changed with plain SQL to "../audit.head", to an absolute path, or left
+ * a valid name whose file was replaced by a symbolic link, reaches nothing
+ * outside media/: removal and decryption refuse (audited), and the files
+ * named survive; a media folder that is a symbolic link is refused at open. */
+static void test_db_file_names_are_not_paths(void **state)
+{
+    (void)state;
+    NEED_ENGINE();
+    home h;
+    users u;
+    lfr_store *s = populated(&h, &u);
+    int64_t a = add_one(s, &u.op, "S5-A", LFR_CATEGORY_SUSPECT, g_obama, "2099-01-01");
+    int64_t b = add_one(s, &u.op, "S5-B", LFR_CATEGORY_SUSPECT, g_biden, "2099-01-01");
+    lfr_store_close(s);
+
+    char head[700], victim[700], sql[1200];
+    snprintf(head, sizeof head, "%s/audit.head", h.path);
+    snprintf(victim, sizeof victim, "%s/victim", h.dir);
+    write_text(victim, "not openlfr's\n");
+    snprintf(sql, sizeof sql,
+             "UPDATE images SET media_file = '../audit.head' WHERE subject_id = %lld",
+             (long long)a);
+    raw_exec(&h, sql);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    float tpl[LFR_TEMPLATE_DIM];
+    int n = 0;
+    assert_int_equal(lfr_store_subject_templates(s, &u.op, a, tpl, NULL, 1, &n), LFR_ERR_TAMPERED);
+    assert_non_null(strstr(lfr_errmsg(), "not one openlfr makes"));
+    assert_int_equal(lfr_store_subject_remove(s, &u.op, a), LFR_ERR_TAMPERED);
+    assert_int_equal(access(head, F_OK), 0);
+    assert_int_equal(count_action(&h, "subject.remove.refused"), 1);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM subjects WHERE removed_at IS NOT NULL"),
+                     0);
+    lfr_store_close(s);
+
+    snprintf(sql, sizeof sql, "UPDATE images SET media_file = '%s' WHERE subject_id = %lld", victim,
+             (long long)a);
+    raw_exec(&h, sql);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    assert_int_equal(lfr_store_subject_remove(s, &u.op, a), LFR_ERR_TAMPERED);
+    assert_int_equal(access(victim, F_OK), 0);
+
+    /* A valid name whose file became a symbolic link to another file. */
+    shown sh = {0};
+    lfr_subject sub;
+    assert_int_equal(lfr_store_subject_show(s, &u.op, b, &sub, on_image, &sh), LFR_OK);
+    char media[800];
+    snprintf(media, sizeof media, "%s/media/%s", h.path, sh.im[0].media_file);
+    assert_int_equal(unlink(media), 0);
+    assert_int_equal(symlink(victim, media), 0);
+    assert_int_equal(lfr_store_subject_templates(s, &u.op, b, tpl, NULL, 1, &n), LFR_ERR_TAMPERED);
+    assert_non_null(strstr(lfr_errmsg(), "symbolic link"));
+    assert_int_equal(lfr_store_subject_remove(s, &u.op, b), LFR_OK);
+    assert_int_equal(access(victim, F_OK), 0); /* the link went, not what it pointed at */
+    lfr_store_close(s);
+
+    /* media/ itself replaced by a symbolic link. */
+    char mdir[700], moved[700];
+    snprintf(mdir, sizeof mdir, "%s/media", h.path);
+    snprintf(moved, sizeof moved, "%s/media-elsewhere", h.dir);
+    assert_int_equal(rename(mdir, moved), 0);
+    assert_int_equal(symlink(moved, mdir), 0);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_DENIED);
+    assert_non_null(strstr(lfr_errmsg(), "symbolic link"));
+    assert_int_equal(unlink(mdir), 0);
+    assert_int_equal(rename(moved, mdir), 0);
+    assert_int_equal(chmod(mdir, 0755), 0);
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_DENIED);
+    assert_non_null(strstr(lfr_errmsg(), "mode 755"));
+    home_remove(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_records_match_chain),
         cmocka_unit_test(test_no_plaintext_on_disk),
         cmocka_unit_test(test_anchor_failure_keeps_enrolment),
+        cmocka_unit_test(test_db_file_names_are_not_paths),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
