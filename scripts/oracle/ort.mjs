@@ -34,16 +34,26 @@ export function loadOrt() {
  * An inference session on the CPU with `threads` intra-op threads and one
  * inter-op thread (sequential execution), all graph optimisations on (what a
  * user of onnxruntime gets by default).
+ *
+ * exact: onnxruntime 1.30's default optimisations fuse DequantizeLinear ->
+ * MatMul (EdgeFace's int8 weights) into MatMulNBits, which then computes
+ * with int8 activations: EdgeFace's embedding moves by up to 0.016 from
+ * the model's float32 definition. exact sets the fused kernel's accuracy
+ * level to 1 (float32 compute); outputs then agree with onnxruntime
+ * without optimisations within 1e-6. Fixtures use exact; benchmarks time
+ * both.
  */
-export async function createSession(modelPath, { threads = 1 } = {}) {
+export async function createSession(modelPath, { threads = 1, exact = false } = {}) {
   const o = loadOrt();
-  return o.InferenceSession.create(modelPath, {
+  const opts = {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-  });
+  };
+  if (exact) opts.extra = { session: { qdq_matmulnbits_accuracy_level: '1' } };
+  return o.InferenceSession.create(modelPath, opts);
 }
 
 /** A float32 tensor of the given shape over `data` (a Float32Array). */

@@ -2,7 +2,11 @@
  * Naive reference kernels and executor: the plainest correct code for each
  * supported operator, following TFLite's reference semantics (SAME padding
  * split with the extra row/column at the end, bilinear resize with TFLite's
- * clamping). Slow by design; the XNNPACK executor is tested against it.
+ * clamping) and ONNX's for the operators ONNX models add (explicit padding,
+ * grouped convolution, layer normalisation, GELU with the exact erf,
+ * reductions, nearest up-sampling). Sums accumulate in double precision.
+ * Slow by design; the XNNPACK executor and the project's own fast kernels
+ * (kern.c) are tested against it.
  */
 #include <float.h>
 #include <math.h>
@@ -26,33 +30,23 @@ static float act(float v, int a)
     }
 }
 
-static int pad_before(int in, int out, int k, int s, int d, int padding)
+static int pad_before(int in, int out, int k, int s, int d, int padding, int explicit_pad)
 {
+    if (padding == LFR__PAD_EXPLICIT) return explicit_pad;
     if (padding != LFR__PAD_SAME) return 0;
     int total = (out - 1) * s + (k - 1) * d + 1 - in;
     return total > 0 ? total / 2 : 0;
 }
 
-typedef struct shp {
-    int n;
-    int d[LFR__MAX_DIMS];
-} shp;
-
-static shp shape_of(const lfr__graph *g, int t, int batch)
-{
-    shp s;
-    lfr__graph_shape(g, t, batch, &s.n, s.d);
-    return s;
-}
-
-static void conv(const lfr__op *op, shp xs, shp ws, shp os, const float *x, const float *w,
-                 const float *bias, float *y)
+static void conv(const lfr__op *op, lfr__shape xs, lfr__shape ws, lfr__shape os, const float *x,
+                 const float *w, const float *bias, float *y)
 {
     int N = xs.d[0], H = xs.d[1], W = xs.d[2], C = xs.d[3];
     int KH = ws.d[1], KW = ws.d[2], OH = os.d[1], OW = os.d[2], CO = os.d[3];
-    int pt = pad_before(H, OH, KH, op->stride_h, op->dil_h, op->padding);
-    int pl = pad_before(W, OW, KW, op->stride_w, op->dil_w, op->padding);
+    int pt = pad_before(H, OH, KH, op->stride_h, op->dil_h, op->padding, op->pad[0]);
+    int pl = pad_before(W, OW, KW, op->stride_w, op->dil_w, op->padding, op->pad[1]);
     int dw = op->type == LFR__OP_DWCONV2D, mult = dw ? CO / C : 1;
+    int groups = !dw && op->groups > 1 ? op->groups : 1, gc = C / groups, gco = CO / groups;
     for (int n = 0; n < N; n++)
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++)
@@ -68,9 +62,10 @@ static void conv(const lfr__op *op, shp xs, shp ws, shp os, const float *x, cons
                             if (dw) {
                                 acc += (double)px[co / mult] * w[((size_t)ky * KW + kx) * CO + co];
                             } else {
-                                const float *pw = w + (((size_t)co * KH + ky) * KW + kx) * C;
-                                for (int ci = 0; ci < C; ci++)
-                                    acc += (double)px[ci] * pw[ci];
+                                const float *pw = w + (((size_t)co * KH + ky) * KW + kx) * gc;
+                                const float *pg = px + (size_t)(co / gco) * gc;
+                                for (int ci = 0; ci < gc; ci++)
+                                    acc += (double)pg[ci] * pw[ci];
                             }
                         }
                     }
@@ -78,11 +73,11 @@ static void conv(const lfr__op *op, shp xs, shp ws, shp os, const float *x, cons
                 }
 }
 
-static void maxpool(const lfr__op *op, shp xs, shp os, const float *x, float *y)
+static void maxpool(const lfr__op *op, lfr__shape xs, lfr__shape os, const float *x, float *y)
 {
     int N = xs.d[0], H = xs.d[1], W = xs.d[2], C = xs.d[3], OH = os.d[1], OW = os.d[2];
-    int pt = pad_before(H, OH, op->filter_h, op->stride_h, 1, op->padding);
-    int pl = pad_before(W, OW, op->filter_w, op->stride_w, 1, op->padding);
+    int pt = pad_before(H, OH, op->filter_h, op->stride_h, op->dil_h, op->padding, op->pad[0]);
+    int pl = pad_before(W, OW, op->filter_w, op->stride_w, op->dil_w, op->padding, op->pad[1]);
     for (int n = 0; n < N; n++)
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++)
@@ -90,7 +85,8 @@ static void maxpool(const lfr__op *op, shp xs, shp os, const float *x, float *y)
                     float m = -FLT_MAX;
                     for (int ky = 0; ky < op->filter_h; ky++)
                         for (int kx = 0; kx < op->filter_w; kx++) {
-                            int iy = oy * op->stride_h - pt + ky, ix = ox * op->stride_w - pl + kx;
+                            int iy = oy * op->stride_h - pt + ky * op->dil_h;
+                            int ix = ox * op->stride_w - pl + kx * op->dil_w;
                             if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                             float v = x[(((size_t)n * H + iy) * W + ix) * C + c];
                             if (v > m) m = v;
@@ -100,8 +96,8 @@ static void maxpool(const lfr__op *op, shp xs, shp os, const float *x, float *y)
 }
 
 /* Elementwise with numpy broadcasting over up to LFR__MAX_DIMS dims. */
-static void binary(const lfr__op *op, shp as, shp bs, shp os, const float *a, const float *b,
-                   float *y)
+static void binary(const lfr__op *op, lfr__shape as, lfr__shape bs, lfr__shape os, const float *a,
+                   const float *b, float *y)
 {
     int n = os.n;
     int ad[LFR__MAX_DIMS], bd[LFR__MAX_DIMS];
@@ -131,6 +127,15 @@ static void binary(const lfr__op *op, shp as, shp bs, shp os, const float *a, co
         case LFR__OP_MUL:
             r = u * v;
             break;
+        case LFR__OP_DIV:
+            r = u / v;
+            break;
+        case LFR__OP_MAX:
+            r = u > v ? u : v;
+            break;
+        case LFR__OP_MIN:
+            r = u < v ? u : v;
+            break;
         default:
             r = u > 0 ? u : u * v;
             break; /* PRELU */
@@ -143,7 +148,7 @@ static void binary(const lfr__op *op, shp as, shp bs, shp os, const float *a, co
     }
 }
 
-static void pad(const int32_t *p, shp xs, shp os, const float *x, float *y)
+static void pad(const int32_t *p, lfr__shape xs, lfr__shape os, const float *x, float *y)
 {
     size_t total = 1;
     for (int i = 0; i < os.n; i++)
@@ -179,7 +184,7 @@ static void interp(int out, int in, int i, int align, int half, int *lo, int *hi
     }
 }
 
-static void resize(const lfr__op *op, shp xs, shp os, const float *x, float *y)
+static void resize(const lfr__op *op, lfr__shape xs, lfr__shape os, const float *x, float *y)
 {
     int N = xs.d[0], H = xs.d[1], W = xs.d[2], C = xs.d[3], OH = os.d[1], OW = os.d[2];
     for (int n = 0; n < N; n++)
@@ -205,7 +210,7 @@ static void resize(const lfr__op *op, shp xs, shp os, const float *x, float *y)
 static void concat(const lfr__graph *g, const lfr__op *op, int batch, const float *const *in,
                    float *y)
 {
-    shp os = shape_of(g, op->out, batch);
+    lfr__shape os = lfr__graph_shape_of(g, op->out, batch);
     int axis = op->axis < 0 ? op->axis + os.n : op->axis;
     size_t outer = 1, inner = 1;
     for (int i = 0; i < axis; i++)
@@ -214,7 +219,7 @@ static void concat(const lfr__graph *g, const lfr__op *op, int batch, const floa
         inner *= (size_t)os.d[i];
     size_t off = 0;
     for (int k = 0; k < op->n_in; k++) {
-        shp s = shape_of(g, op->in[k], batch);
+        lfr__shape s = lfr__graph_shape_of(g, op->in[k], batch);
         size_t chunk = (size_t)s.d[axis] * inner;
         for (size_t o = 0; o < outer; o++)
             memcpy(y + o * (size_t)os.d[axis] * inner + off, in[k] + o * chunk,
@@ -223,15 +228,214 @@ static void concat(const lfr__graph *g, const lfr__op *op, int batch, const floa
     }
 }
 
+/* Row-major strides of a shape. */
+static void strides_of(lfr__shape s, size_t *st)
+{
+    size_t e = 1;
+    for (int i = s.n - 1; i >= 0; i--) {
+        st[i] = e;
+        e *= (size_t)s.d[i];
+    }
+}
+
+/* Output element e's index (row-major in os) into idx. */
+static void unravel(size_t e, lfr__shape os, int *idx)
+{
+    for (int i = os.n - 1; i >= 0; i--) {
+        idx[i] = (int)(e % (size_t)os.d[i]);
+        e /= (size_t)os.d[i];
+    }
+}
+
+static void transpose(const lfr__op *op, lfr__shape xs, lfr__shape os, const float *x, float *y)
+{
+    size_t xst[LFR__MAX_DIMS];
+    strides_of(xs, xst);
+    int idx[LFR__MAX_DIMS];
+    size_t total = lfr__shape_numel(os);
+    for (size_t e = 0; e < total; e++) {
+        unravel(e, os, idx);
+        size_t xo = 0;
+        for (int i = 0; i < os.n; i++)
+            xo += (size_t)idx[i] * xst[op->perm[i]];
+        y[e] = x[xo];
+    }
+}
+
+static void slice(const lfr__op *op, lfr__shape xs, lfr__shape os, const float *x, float *y)
+{
+    size_t xst[LFR__MAX_DIMS];
+    strides_of(xs, xst);
+    int idx[LFR__MAX_DIMS];
+    size_t total = lfr__shape_numel(os);
+    for (size_t e = 0; e < total; e++) {
+        unravel(e, os, idx);
+        idx[op->axis] += op->begin;
+        size_t xo = 0;
+        for (int i = 0; i < os.n; i++)
+            xo += (size_t)idx[i] * xst[i];
+        y[e] = x[xo];
+    }
+}
+
+static void fully_connected(const lfr__op *op, lfr__shape xs, lfr__shape ws, const float *x,
+                            const float *w, const float *bias, float *y)
+{
+    size_t K = (size_t)ws.d[1], N = (size_t)ws.d[0], rows = lfr__shape_numel(xs) / K;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t o = 0; o < N; o++) {
+            double acc = bias ? bias[o] : 0.0;
+            for (size_t k = 0; k < K; k++)
+                acc += (double)x[r * K + k] * w[o * K + k];
+            y[r * N + o] = act((float)acc, op->act);
+        }
+}
+
+static void matmul(const lfr__op *op, lfr__shape as, lfr__shape bs, const float *a, const float *b,
+                   float *y)
+{
+    size_t M = (size_t)as.d[as.n - 2], K = (size_t)as.d[as.n - 1];
+    size_t N = (size_t)(op->trans_b ? bs.d[bs.n - 2] : bs.d[bs.n - 1]);
+    size_t batches = lfr__shape_numel(as) / (M * K), bstride = bs.n == 2 ? 0 : K * N;
+    for (size_t t = 0; t < batches; t++) {
+        const float *A = a + t * M * K, *B = b + t * bstride;
+        float *Y = y + t * M * N;
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (size_t k = 0; k < K; k++)
+                    acc += (double)A[i * K + k] * (op->trans_b ? B[j * K + k] : B[k * N + j]);
+                Y[i * N + j] = (float)acc;
+            }
+    }
+}
+
+/* x viewed as [outer, n, inner] around `axis`. */
+static void around(lfr__shape xs, int axis, size_t *outer, size_t *n, size_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++)
+        *outer *= (size_t)xs.d[i];
+    for (int i = axis + 1; i < xs.n; i++)
+        *inner *= (size_t)xs.d[i];
+    *n = (size_t)xs.d[axis];
+}
+
+static void softmax(lfr__shape xs, const float *x, float *y)
+{
+    size_t C = (size_t)xs.d[xs.n - 1], rows = lfr__shape_numel(xs) / C;
+    for (size_t r = 0; r < rows; r++) {
+        const float *p = x + r * C;
+        double m = -INFINITY, sum = 0;
+        for (size_t c = 0; c < C; c++)
+            m = p[c] > m ? p[c] : m;
+        for (size_t c = 0; c < C; c++)
+            sum += exp((double)p[c] - m);
+        for (size_t c = 0; c < C; c++)
+            y[r * C + c] = (float)(exp((double)p[c] - m) / sum);
+    }
+}
+
+static void layernorm(const lfr__op *op, lfr__shape xs, const float *x, const float *scale,
+                      const float *bias, float *y)
+{
+    size_t inner = 1;
+    for (int i = op->axis; i < xs.n; i++)
+        inner *= (size_t)xs.d[i];
+    size_t rows = lfr__shape_numel(xs) / inner;
+    for (size_t r = 0; r < rows; r++) {
+        const float *p = x + r * inner;
+        double mean = 0, var = 0;
+        for (size_t c = 0; c < inner; c++)
+            mean += p[c];
+        mean /= (double)inner;
+        for (size_t c = 0; c < inner; c++)
+            var += ((double)p[c] - mean) * ((double)p[c] - mean);
+        var /= (double)inner;
+        double inv = 1.0 / sqrt(var + (double)op->eps);
+        for (size_t c = 0; c < inner; c++)
+            y[r * inner + c] =
+                (float)(((double)p[c] - mean) * inv * scale[c] + (bias ? bias[c] : 0.0));
+    }
+}
+
+static void l2norm(const lfr__op *op, lfr__shape xs, const float *x, float *y)
+{
+    size_t outer, n, inner;
+    around(xs, op->axis, &outer, &n, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++) {
+            const float *p = x + o * n * inner + i;
+            double ss = 0;
+            for (size_t k = 0; k < n; k++)
+                ss += (double)p[k * inner] * p[k * inner];
+            double d = sqrt(ss);
+            if (d < op->eps) d = op->eps;
+            for (size_t k = 0; k < n; k++)
+                y[o * n * inner + i + k * inner] = (float)(p[k * inner] / d);
+        }
+}
+
+static int reduce(const lfr__op *op, lfr__shape xs, lfr__shape os, const float *x, float *y)
+{
+    size_t total_out = lfr__shape_numel(os), total_in = lfr__shape_numel(xs);
+    double *acc = NULL;
+    size_t count = total_in / total_out;
+    size_t yst[LFR__MAX_DIMS];
+    strides_of(os, yst);
+    /* Accumulate in double per output element, one pass over the input. */
+    acc = calloc(total_out, sizeof *acc);
+    if (!acc) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    if (op->type == LFR__OP_REDUCE_MAX)
+        for (size_t e = 0; e < total_out; e++)
+            acc[e] = -INFINITY;
+    int idx[LFR__MAX_DIMS];
+    for (size_t e = 0; e < total_in; e++) {
+        unravel(e, xs, idx);
+        size_t o = 0;
+        for (int i = 0; i < xs.n; i++)
+            if (!(op->axes >> i & 1)) o += (size_t)idx[i] * yst[i];
+        double v = x[e];
+        if (op->type == LFR__OP_REDUCE_MAX)
+            acc[o] = v > acc[o] ? v : acc[o];
+        else
+            acc[o] += op->type == LFR__OP_REDUCE_L2 ? v * v : v;
+    }
+    for (size_t e = 0; e < total_out; e++)
+        y[e] = (float)(op->type == LFR__OP_REDUCE_MEAN ? acc[e] / (double)count
+                       : op->type == LFR__OP_REDUCE_L2 ? sqrt(acc[e])
+                                                       : acc[e]);
+    free(acc);
+    return LFR_OK;
+}
+
+static void resize_nearest(const lfr__op *op, lfr__shape xs, lfr__shape os, const float *x,
+                           float *y)
+{
+    int N = xs.d[0], H = xs.d[1], W = xs.d[2], C = xs.d[3], OH = os.d[1], OW = os.d[2];
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++)
+                for (int c = 0; c < C; c++)
+                    y[(((size_t)n * OH + oy) * OW + ox) * C + c] =
+                        x[(((size_t)n * H + oy / op->scale_h) * W + ox / op->scale_w) * C + c];
+}
+
+static float gelu(float v)
+{
+    return (float)(0.5 * v * (1.0 + erf((double)v / sqrt(2.0))));
+}
+
 int lfr__ref_op(const lfr__graph *g, const lfr__op *op, int batch, const float *const *in,
                 float *out)
 {
-    shp xs = shape_of(g, op->in[0], batch), os = shape_of(g, op->out, batch);
+    lfr__shape xs = lfr__graph_shape_of(g, op->in[0], batch),
+               os = lfr__graph_shape_of(g, op->out, batch);
     size_t n = lfr__graph_numel(g, op->out, batch);
     switch (op->type) {
     case LFR__OP_CONV2D:
     case LFR__OP_DWCONV2D:
-        conv(op, xs, shape_of(g, op->in[1], batch), os, in[0], in[1],
+        conv(op, xs, lfr__graph_shape_of(g, op->in[1], batch), os, in[0], in[1],
              op->n_in > 2 && op->in[2] >= 0 ? in[2] : NULL, out);
         break;
     case LFR__OP_MAXPOOL2D:
@@ -240,8 +444,57 @@ int lfr__ref_op(const lfr__graph *g, const lfr__op *op, int batch, const float *
     case LFR__OP_ADD:
     case LFR__OP_SUB:
     case LFR__OP_MUL:
+    case LFR__OP_DIV:
+    case LFR__OP_MAX:
+    case LFR__OP_MIN:
     case LFR__OP_PRELU:
-        binary(op, xs, shape_of(g, op->in[1], batch), os, in[0], in[1], out);
+        binary(op, xs, lfr__graph_shape_of(g, op->in[1], batch), os, in[0], in[1], out);
+        break;
+    case LFR__OP_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(1.0 / (1.0 + exp(-(double)in[0][i])));
+        break;
+    case LFR__OP_CLAMP:
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[0][i] < op->lo ? op->lo : in[0][i] > op->hi ? op->hi : in[0][i];
+        break;
+    case LFR__OP_ERF:
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)erf((double)in[0][i]);
+        break;
+    case LFR__OP_GELU:
+        for (size_t i = 0; i < n; i++)
+            out[i] = gelu(in[0][i]);
+        break;
+    case LFR__OP_TRANSPOSE:
+        transpose(op, xs, os, in[0], out);
+        break;
+    case LFR__OP_SLICE:
+        slice(op, xs, os, in[0], out);
+        break;
+    case LFR__OP_FULLY_CONNECTED:
+        fully_connected(op, xs, lfr__graph_shape_of(g, op->in[1], batch), in[0], in[1],
+                        op->n_in > 2 && op->in[2] >= 0 ? in[2] : NULL, out);
+        break;
+    case LFR__OP_MATMUL:
+        matmul(op, xs, lfr__graph_shape_of(g, op->in[1], batch), in[0], in[1], out);
+        break;
+    case LFR__OP_SOFTMAX:
+        softmax(xs, in[0], out);
+        break;
+    case LFR__OP_LAYERNORM:
+        layernorm(op, xs, in[0], in[1], op->n_in > 2 && op->in[2] >= 0 ? in[2] : NULL, out);
+        break;
+    case LFR__OP_L2NORM:
+        l2norm(op, xs, in[0], out);
+        break;
+    case LFR__OP_REDUCE_MEAN:
+    case LFR__OP_REDUCE_SUM:
+    case LFR__OP_REDUCE_MAX:
+    case LFR__OP_REDUCE_L2:
+        return reduce(op, xs, os, in[0], out);
+    case LFR__OP_RESIZE_NEAREST:
+        resize_nearest(op, xs, os, in[0], out);
         break;
     case LFR__OP_ABS:
         for (size_t i = 0; i < n; i++)
@@ -282,7 +535,7 @@ int lfr__ref_run(const lfr__graph *g, int batch, const float *const *inputs, flo
         buf[g->inputs[i]] = (float *)inputs[i];
     for (int k = 0; k < g->n_ops && rc == LFR_OK; k++) {
         const lfr__op *op = &g->ops[k];
-        const float *in[3] = {NULL, NULL, NULL};
+        const float *in[LFR__MAX_OP_IN] = {NULL};
         for (int i = 0; i < op->n_in; i++) {
             if (op->in[i] < 0) continue;
             const lfr__tensor *t = &g->tensors[op->in[i]];

@@ -260,27 +260,6 @@ static const char *tfl_op_name(int code)
     return "unknown";
 }
 
-const char *lfr__op_name(lfr__op_type type)
-{
-    static const char *const n[LFR__OP_COUNT] = {
-        "CONV_2D",
-        "DEPTHWISE_CONV_2D",
-        "ADD",
-        "SUB",
-        "MUL",
-        "ABS",
-        "RELU",
-        "RELU6",
-        "MAX_POOL_2D",
-        "PAD",
-        "RESIZE_BILINEAR",
-        "RESHAPE",
-        "CONCATENATION",
-        "PRELU",
-    };
-    return (unsigned)type < LFR__OP_COUNT ? n[type] : "?";
-}
-
 /* ---- Loading ----------------------------------------------------------------- */
 
 typedef struct loader {
@@ -303,22 +282,6 @@ static void *arena_take(loader *L, size_t bytes)
     if (at > L->arena_cap || bytes > L->arena_cap - at) return NULL;
     L->arena_used = at + bytes;
     return L->arena + at;
-}
-
-static float half_to_float(uint16_t h)
-{
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        float f = ldexpf((float)m, -24);
-        return s ? -f : f;
-    } else if (e == 31) {
-        bits = s | 0x7f800000u | (m << 13);
-    } else {
-        bits = s | ((e + 112) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
 }
 
 /* Locate a buffer's bytes; *size_out 0 means no data. */
@@ -345,21 +308,11 @@ static int buffer_bytes(loader *L, uint32_t index, size_t *pos_out, size_t *size
     return !L->b.bad;
 }
 
+/* Elements of a shape that load_tensors has checked (lfr__numel_ok). */
 static size_t numel_dims(int n, const int *d)
 {
-    size_t e = 1;
-    for (int i = 0; i < n; i++)
-        e *= (size_t)d[i];
-    return e;
-}
-
-static void shape_str(int n, const int *d, char *out, size_t cap)
-{
-    size_t k = 0;
-    k += (size_t)snprintf(out + k, cap - k, "[");
-    for (int i = 0; i < n && k < cap; i++)
-        k += (size_t)snprintf(out + k, cap - k, i ? ",%d" : "%d", d[i]);
-    if (k < cap) snprintf(out + k, cap - k, "]");
+    size_t e;
+    return lfr__numel_ok(n, d, &e) ? e : 0;
 }
 
 static int load_tensors(loader *L, const fbt *sg, int *types, size_t *buf_pos, size_t *buf_size)
@@ -384,7 +337,7 @@ static int load_tensors(loader *L, const fbt *sg, int *types, size_t *buf_pos, s
             T->n_dims = (int)shape.len;
             for (uint32_t d = 0; d < shape.len; d++) {
                 int32_t v = fb_vec_i32(b, &shape, d);
-                if (v < 1 || v > (1 << 24))
+                if (v < 1 || v > LFR__MAX_DIM)
                     return lfr__err(LFR_ERR_FORMAT, "%s: tensor %u has dimension %d of %d", g->name,
                                     i, (int)d, v);
                 T->dims[d] = v;
@@ -397,7 +350,10 @@ static int load_tensors(loader *L, const fbt *sg, int *types, size_t *buf_pos, s
         if (!buffer_bytes(L, buf, &buf_pos[i], &buf_size[i]))
             return lfr__err(LFR_ERR_FORMAT, "%s: tensor %u ('%s') refers to buffer %u, %s", g->name,
                             i, T->name, buf, b->bad ? b->what : "which does not exist");
-        if (numel_dims(T->n_dims, T->dims) > (size_t)1 << 28)
+        /* Checked multiplication: five dimensions of up to 2^24 each overflow
+         * 64 bits, and a wrapped product would size buffers too small. */
+        size_t numel;
+        if (!lfr__numel_ok(T->n_dims, T->dims, &numel))
             return lfr__err(LFR_ERR_TOO_LARGE, "%s: tensor %u ('%s') is too large", g->name, i,
                             T->name);
     }
@@ -410,7 +366,7 @@ static int load_static(loader *L, const int *types, const size_t *buf_pos, const
     lfr__graph *g = L->g;
     size_t need = 0;
     for (int i = 0; i < g->n_tensors; i++)
-        if (buf_size[i]) need += numel_dims(g->tensors[i].n_dims, g->tensors[i].dims) * 4 + 64;
+        if (buf_size[i]) need += 2 * buf_size[i] + 64; /* float16 doubles; sizes checked below */
     L->arena_cap = need + 64;
     L->arena = aligned_alloc(64, (L->arena_cap + 63) & ~(size_t)63);
     if (!L->arena) return lfr__err(LFR_ERR_NOMEM, "%s: out of memory for weights", g->name);
@@ -435,7 +391,7 @@ static int load_static(loader *L, const int *types, const size_t *buf_pos, const
         if (types[i] == TT_FLOAT16) {
             float *f = dst;
             for (size_t k = 0; k < n; k++)
-                f[k] = half_to_float(rd_u16(src + 2 * k));
+                f[k] = lfr__half_to_float(rd_u16(src + 2 * k));
             T->data = f;
         } else if (types[i] == TT_FLOAT32) {
             memcpy(dst, src, n * 4);
@@ -609,147 +565,9 @@ static int load_op(loader *L, int idx, const fbt *ot, const int *codes, uint32_t
 
 /* ---- Shape checking ------------------------------------------------------------ */
 
-static int conv_out(int in, int k, int s, int d, int pad)
-{
-    int ek = (k - 1) * d + 1;
-    if (pad == LFR__PAD_SAME) return (in + s - 1) / s;
-    return in >= ek ? (in - ek) / s + 1 : 0;
-}
-
 static int is_act(const lfr__tensor *t)
 {
     return t->data == NULL && t->idata == NULL;
-}
-
-/* Compute the shape op's output must have; 0 and a message on failure. */
-static int infer_shape(loader *L, const lfr__op *op, int *n_out, int *d)
-{
-    lfr__graph *g = L->g;
-    const char *nm = lfr__op_name(op->type);
-    /* Only a convolution's bias (input 2) is optional. */
-    for (int i = 0; i < op->n_in; i++)
-        if (op->in[i] < 0 && i != 2) return op_fail(L, op->index, nm, "missing input");
-    if (op->n_in < 1) return op_fail(L, op->index, nm, "missing input");
-    const lfr__tensor *x = &g->tensors[op->in[0]];
-    switch (op->type) {
-    case LFR__OP_CONV2D:
-    case LFR__OP_DWCONV2D: {
-        if (op->n_in < 2 || op->in[1] < 0) return op_fail(L, op->index, nm, "missing filter");
-        const lfr__tensor *w = &g->tensors[op->in[1]];
-        if (x->n_dims != 4 || w->n_dims != 4 || !w->data)
-            return op_fail(L, op->index, nm, "input and filter must be 4-D, filter static");
-        int cout = op->type == LFR__OP_CONV2D ? w->dims[0] : w->dims[3];
-        if (op->type == LFR__OP_CONV2D && w->dims[3] != x->dims[3])
-            return op_fail(L, op->index, nm, "filter input channels differ from the input's");
-        if (op->type == LFR__OP_DWCONV2D && (w->dims[0] != 1 || cout % x->dims[3]))
-            return op_fail(L, op->index, nm, "depthwise filter shape does not fit the input");
-        if (op->n_in > 2 && op->in[2] >= 0) {
-            const lfr__tensor *bias = &g->tensors[op->in[2]];
-            if (!bias->data || bias->n_dims != 1 || bias->dims[0] != cout)
-                return op_fail(L, op->index, nm, "bias must be static with one value per output");
-        }
-        *n_out = 4;
-        d[0] = x->dims[0];
-        d[1] = conv_out(x->dims[1], w->dims[1], op->stride_h, op->dil_h, op->padding);
-        d[2] = conv_out(x->dims[2], w->dims[2], op->stride_w, op->dil_w, op->padding);
-        d[3] = cout;
-        return LFR_OK;
-    }
-    case LFR__OP_MAXPOOL2D:
-        if (x->n_dims != 4 || op->filter_h < 1 || op->filter_w < 1 || op->filter_h > 64 ||
-            op->filter_w > 64)
-            return op_fail(L, op->index, nm, "input must be 4-D with a window of 1..64");
-        *n_out = 4;
-        d[0] = x->dims[0];
-        d[1] = conv_out(x->dims[1], op->filter_h, op->stride_h, 1, op->padding);
-        d[2] = conv_out(x->dims[2], op->filter_w, op->stride_w, 1, op->padding);
-        d[3] = x->dims[3];
-        return LFR_OK;
-    case LFR__OP_ADD:
-    case LFR__OP_SUB:
-    case LFR__OP_MUL:
-    case LFR__OP_PRELU: {
-        if (op->n_in != 2 || op->in[1] < 0) return op_fail(L, op->index, nm, "needs two inputs");
-        const lfr__tensor *y = &g->tensors[op->in[1]];
-        int n = x->n_dims > y->n_dims ? x->n_dims : y->n_dims;
-        for (int i = 0; i < n; i++) {
-            int a = i - (n - x->n_dims) >= 0 ? x->dims[i - (n - x->n_dims)] : 1;
-            int c = i - (n - y->n_dims) >= 0 ? y->dims[i - (n - y->n_dims)] : 1;
-            if (a != c && a != 1 && c != 1)
-                return op_fail(L, op->index, nm, "input shapes do not broadcast");
-            d[i] = a > c ? a : c;
-        }
-        *n_out = n;
-        if (op->type == LFR__OP_PRELU && is_act(y))
-            return op_fail(L, op->index, nm, "slope must be static");
-        return LFR_OK;
-    }
-    case LFR__OP_ABS:
-    case LFR__OP_RELU:
-    case LFR__OP_RELU6:
-        *n_out = x->n_dims;
-        memcpy(d, x->dims, sizeof x->dims);
-        return LFR_OK;
-    case LFR__OP_PAD: {
-        const lfr__tensor *p = op->n_in == 2 && op->in[1] >= 0 ? &g->tensors[op->in[1]] : NULL;
-        if (!p || !p->idata || p->n_dims != 2 || p->dims[0] != x->n_dims || p->dims[1] != 2)
-            return op_fail(L, op->index, nm, "paddings must be a static int32 [rank, 2] tensor");
-        *n_out = x->n_dims;
-        for (int i = 0; i < x->n_dims; i++) {
-            int32_t a = p->idata[2 * i], c = p->idata[2 * i + 1];
-            if (a < 0 || c < 0 || a > 4096 || c > 4096)
-                return op_fail(L, op->index, nm, "padding out of range");
-            d[i] = x->dims[i] + a + c;
-        }
-        return LFR_OK;
-    }
-    case LFR__OP_RESIZE_BILINEAR: {
-        const lfr__tensor *s = op->n_in == 2 && op->in[1] >= 0 ? &g->tensors[op->in[1]] : NULL;
-        if (x->n_dims != 4 || !s || !s->idata || s->n_dims != 1 || s->dims[0] != 2 ||
-            s->idata[0] < 1 || s->idata[1] < 1 || s->idata[0] > 16384 || s->idata[1] > 16384)
-            return op_fail(L, op->index, nm, "needs a 4-D input and a static size [2]");
-        if (op->align_corners && op->half_pixel_centers)
-            return op_fail(L, op->index, nm, "align_corners and half_pixel_centers both set");
-        *n_out = 4;
-        d[0] = x->dims[0];
-        d[1] = s->idata[0];
-        d[2] = s->idata[1];
-        d[3] = x->dims[3];
-        return LFR_OK;
-    }
-    case LFR__OP_RESHAPE: {
-        const lfr__tensor *o = &g->tensors[op->out];
-        if (numel_dims(o->n_dims, o->dims) != numel_dims(x->n_dims, x->dims))
-            return op_fail(L, op->index, nm, "output size differs from the input's");
-        if (o->n_dims < 1 || x->n_dims < 1 || o->dims[0] != x->dims[0])
-            return op_fail(L, op->index, nm, "reshapes across the batch are not supported");
-        *n_out = o->n_dims;
-        memcpy(d, o->dims, sizeof o->dims);
-        return LFR_OK;
-    }
-    case LFR__OP_CONCAT: {
-        int axis = op->axis < 0 ? op->axis + x->n_dims : op->axis;
-        if (axis < 1 || axis >= x->n_dims)
-            return op_fail(L, op->index, nm, "axis out of range (or the batch axis)");
-        *n_out = x->n_dims;
-        memcpy(d, x->dims, sizeof x->dims);
-        for (int i = 1; i < op->n_in; i++) {
-            if (op->in[i] < 0) return op_fail(L, op->index, nm, "missing input");
-            const lfr__tensor *y = &g->tensors[op->in[i]];
-            if (y->n_dims != x->n_dims) return op_fail(L, op->index, nm, "input ranks differ");
-            for (int k = 0; k < x->n_dims; k++)
-                if (k != axis && y->dims[k] != x->dims[k])
-                    return op_fail(L, op->index, nm, "input shapes differ off the axis");
-            d[axis] += y->dims[axis];
-        }
-        if (op->act != LFR__ACT_NONE)
-            return op_fail(L, op->index, nm, "fused activation on concatenation not supported");
-        return LFR_OK;
-    }
-    default:
-        break;
-    }
-    return op_fail(L, op->index, nm, "no shape rule");
 }
 
 static int check_graph(loader *L, const int *types)
@@ -797,22 +615,7 @@ static int check_graph(loader *L, const int *types)
             rc = op_fail(L, op->index, nm, "output is not float32");
             goto done;
         }
-        int n = 0, d[LFR__MAX_DIMS] = {0};
-        if ((rc = infer_shape(L, op, &n, d)) != LFR_OK) goto done;
-        lfr__tensor *o = &g->tensors[op->out];
-        int same = n == o->n_dims;
-        for (int i = 0; same && i < n; i++)
-            same = d[i] == o->dims[i];
-        if (!same) {
-            char want[80], have[80];
-            shape_str(n, d, want, sizeof want);
-            shape_str(o->n_dims, o->dims, have, sizeof have);
-            rc = lfr__err(LFR_ERR_FORMAT,
-                          "%s: operator %d (%s): output tensor '%s' has shape %s, its inputs "
-                          "give %s",
-                          g->name, op->index, nm, o->name, have, want);
-            goto done;
-        }
+        if ((rc = lfr__graph_check_op(g, op)) != LFR_OK) goto done;
         ready[op->out] = 1;
     }
     for (int i = 0; i < g->n_outputs; i++)
@@ -983,29 +786,4 @@ int lfr__tflite_opcode_offset(const uint8_t *buf, size_t size, int i, size_t *of
     /* Point the wider builtin_code field at the same value when present. */
     *off_out = fb_field(&b, &ct, 3, 4) ? fb_field(&b, &ct, 3, 4) : at;
     return LFR_OK;
-}
-
-void lfr__graph_free(lfr__graph *g)
-{
-    if (!g) return;
-    free(g->tensors);
-    free(g->ops);
-    free(g->arena);
-    free(g->extra);
-    free(g);
-}
-
-void lfr__graph_shape(const lfr__graph *g, int t, int batch, int *n_dims_out, int *dims_out)
-{
-    const lfr__tensor *T = &g->tensors[t];
-    *n_dims_out = T->n_dims;
-    memcpy(dims_out, T->dims, sizeof T->dims);
-    if (is_act(T) && T->n_dims >= 1 && T->dims[0] == g->file_batch) dims_out[0] = batch;
-}
-
-size_t lfr__graph_numel(const lfr__graph *g, int t, int batch)
-{
-    int n, d[LFR__MAX_DIMS];
-    lfr__graph_shape(g, t, batch, &n, d);
-    return numel_dims(n, d);
 }

@@ -85,12 +85,13 @@ static void free_graph(tgraph *t)
 
 /* Run graph input 0 (and 1 when two inputs) through both executors at
  * `batch` and require max |a - r| <= 1e-4 * max(1, |r|). */
+static void *test_pool;
 static void compare_executors(tgraph *t, int batch)
 {
     lfr__graph *g = t->g;
     g->file_batch = g->tensors[g->inputs[0]].dims[0];
     lfr__xnn *x;
-    int rc = lfr__xnn_create(g, batch, NULL, &x);
+    int rc = lfr__xnn_create(g, batch, test_pool, &x);
     if (rc != LFR_OK) fail_msg("xnn_create: %s", lfr_errmsg());
     const float *ins[LFR__MAX_IO];
     for (int i = 0; i < g->n_inputs; i++) {
@@ -253,7 +254,9 @@ static void test_maxpool(void **state)
                                 .stride_h = s,
                                 .stride_w = s,
                                 .filter_h = k,
-                                .filter_w = k};
+                                .filter_w = k,
+                                .dil_h = 1,
+                                .dil_w = 1};
         t.g->n_ops = 1;
         t.g->n_inputs = 1;
         t.g->n_outputs = 1;
@@ -318,6 +321,339 @@ static void test_resize(void **state)
             compare_executors(&t, 1);
             free_graph(&t);
         }
+}
+
+/* ---- Operators added for ONNX models ------------------------------------------------------------
+ */
+
+/* A graph of one operator with shapes fixed (as the ONNX reader makes
+ * them): inputs 0.. are activations unless static, the last tensor is the
+ * output. Runs both executors, on one thread and on two. */
+static void check_op(tgraph *t, lfr__op op, int n_act_inputs)
+{
+    lfr__graph *g = t->g;
+    op.out = g->n_tensors - 1;
+    g->ops[0] = op;
+    g->n_ops = 1;
+    g->n_inputs = n_act_inputs;
+    for (int i = 0; i < n_act_inputs; i++)
+        g->inputs[i] = op.in[i];
+    g->n_outputs = 1;
+    g->outputs[0] = op.out;
+    g->fixed = 1;
+    const char *why = "";
+    int n, d[LFR__MAX_DIMS];
+    if (!lfr__op_infer_shape(g, &op, &n, d, &why)) fail_msg("%s: %s", lfr__op_name(op.type), why);
+    lfr__tensor *o = &g->tensors[op.out];
+    o->n_dims = n;
+    memcpy(o->dims, d, sizeof d);
+    assert_int_equal(lfr__graph_check(g), LFR_OK);
+    int batch = g->tensors[g->inputs[0]].dims[0];
+    compare_executors(t, batch);
+    void *pool;
+    assert_int_equal(lfr__xnn_pool_create(2, &pool), LFR_OK);
+    test_pool = pool;
+    compare_executors(t, batch);
+    test_pool = NULL;
+    lfr__xnn_pool_free(pool);
+    free_graph(t);
+}
+
+static void set_shape_n(tgraph *t, int i, int n, const int *d)
+{
+    t->g->tensors[i].n_dims = n;
+    for (int k = 0; k < n; k++)
+        t->g->tensors[i].dims[k] = d[k];
+}
+
+static void test_binary_onnx(void **state)
+{
+    (void)state;
+    lfr__op_type types[] = {LFR__OP_DIV, LFR__OP_MAX, LFR__OP_MIN};
+    for (int i = 0; i < 3; i++)
+        for (int bc = 0; bc < 3; bc++) {
+            tgraph t = new_graph(3);
+            int x[5] = {2, 3, 4, 5, 6}, y[5] = {1, 1, 4, 1, 6};
+            set_shape_n(&t, 0, 5, x);
+            set_shape_n(&t, 1, bc == 2 ? 1 : 5, bc == 2 ? (int[]){6} : bc ? y : x);
+            if (bc) {
+                set_static(&t, 1);
+                if (types[i] == LFR__OP_DIV) { /* divisors away from zero */
+                    float *d = t.store[t.n_store - 1];
+                    for (int k = 0; k < (bc == 2 ? 6 : 24); k++)
+                        d[k] = 1.0f + fabsf(d[k]);
+                }
+            }
+            lfr__op op = {.type = types[i], .n_in = 2, .in = {0, 1}};
+            check_op(&t, op, bc ? 1 : 2);
+        }
+}
+
+static void test_unary_onnx(void **state)
+{
+    (void)state;
+    lfr__op_type types[] = {LFR__OP_SIGMOID, LFR__OP_CLAMP, LFR__OP_ERF, LFR__OP_GELU};
+    for (int i = 0; i < 4; i++) {
+        tgraph t = new_graph(2);
+        int x[3] = {3, 7, 129};
+        set_shape_n(&t, 0, 3, x);
+        lfr__op op = {.type = types[i], .n_in = 1, .in = {0}, .lo = -0.5f, .hi = 1.25f};
+        check_op(&t, op, 1);
+    }
+}
+
+/* Grouped and dilated convolutions with explicit, uneven padding; max
+ * pooling with explicit padding and dilation. */
+static void test_conv_explicit(void **state)
+{
+    (void)state;
+    for (int groups = 1; groups <= 3; groups += 2)
+        for (int dil = 1; dil <= 2; dil++) {
+            tgraph t = new_graph(4);
+            int x[4] = {2, 9, 10, 6}, w[4] = {9, 3, 3, 6 / groups}, b[1] = {9};
+            set_shape_n(&t, 0, 4, x);
+            set_shape_n(&t, 1, 4, w);
+            set_static(&t, 1);
+            set_shape_n(&t, 2, 1, b);
+            set_static(&t, 2);
+            lfr__op op = {.type = LFR__OP_CONV2D,
+                          .n_in = 3,
+                          .in = {0, 1, 2},
+                          .padding = LFR__PAD_EXPLICIT,
+                          .pad = {1, 2, 0, 1},
+                          .stride_h = 2,
+                          .stride_w = 1,
+                          .dil_h = dil,
+                          .dil_w = dil,
+                          .groups = groups,
+                          .act = LFR__ACT_RELU};
+            check_op(&t, op, 1);
+        }
+    tgraph t = new_graph(2);
+    int x[4] = {1, 11, 9, 4};
+    set_shape_n(&t, 0, 4, x);
+    lfr__op op = {.type = LFR__OP_MAXPOOL2D,
+                  .n_in = 1,
+                  .in = {0},
+                  .padding = LFR__PAD_EXPLICIT,
+                  .pad = {1, 0, 2, 1},
+                  .filter_h = 3,
+                  .filter_w = 2,
+                  .stride_h = 2,
+                  .stride_w = 2,
+                  .dil_h = 2,
+                  .dil_w = 1};
+    check_op(&t, op, 1);
+}
+
+static void test_transpose_slice(void **state)
+{
+    (void)state;
+    int perms[][5] = {{0, 2, 3, 1, 4}, {2, 0, 3, 4, 1}, {4, 3, 2, 1, 0}, {0, 1, 2, 4, 3}};
+    for (int p = 0; p < 4; p++) {
+        tgraph t = new_graph(2);
+        int x[5] = {2, 3, 4, 5, 7};
+        set_shape_n(&t, 0, 5, x);
+        lfr__op op = {.type = LFR__OP_TRANSPOSE, .n_in = 1, .in = {0}};
+        memcpy(op.perm, perms[p], sizeof op.perm);
+        check_op(&t, op, 1);
+    }
+    for (int axis = 0; axis < 4; axis++) {
+        tgraph t = new_graph(2);
+        int x[4] = {3, 5, 6, 7};
+        set_shape_n(&t, 0, 4, x);
+        lfr__op op = {
+            .type = LFR__OP_SLICE, .n_in = 1, .in = {0}, .axis = axis, .begin = 1, .size = 2};
+        check_op(&t, op, 1);
+    }
+}
+
+static void test_concat_many(void **state)
+{
+    (void)state;
+    for (int axis = 0; axis < 3; axis++) {
+        tgraph t = new_graph(6);
+        int x[3] = {2, 3, 4};
+        for (int i = 0; i < 4; i++) {
+            int d[3] = {2, 3, 4};
+            d[axis] += i;
+            set_shape_n(&t, i, 3, d);
+        }
+        (void)x;
+        set_static(&t, 3); /* a constant among the inputs */
+        lfr__op op = {.type = LFR__OP_CONCAT, .n_in = 4, .in = {0, 1, 2, 3}, .axis = axis};
+        check_op(&t, op, 3);
+    }
+}
+
+static void test_fully_connected_matmul(void **state)
+{
+    (void)state;
+    for (int bias = 0; bias < 2; bias++) {
+        tgraph t = new_graph(4);
+        int x[3] = {2, 5, 24}, w[2] = {40, 24}, b[1] = {40};
+        set_shape_n(&t, 0, 3, x);
+        set_shape_n(&t, 1, 2, w);
+        set_static(&t, 1);
+        set_shape_n(&t, 2, 1, b);
+        set_static(&t, 2);
+        lfr__op op = {.type = LFR__OP_FULLY_CONNECTED,
+                      .n_in = bias ? 3 : 2,
+                      .in = {0, 1, bias ? 2 : -1},
+                      .act = bias ? LFR__ACT_RELU6 : LFR__ACT_NONE};
+        check_op(&t, op, 1);
+    }
+    for (int tb = 0; tb < 2; tb++)
+        for (int stat = 0; stat < 2; stat++) {
+            tgraph t = new_graph(3);
+            int a[4] = {2, 4, 12, 49}, b[4] = {2, 4, 49, 13}, bt[4] = {2, 4, 13, 49};
+            int b2[2] = {49, 13}, b2t[2] = {13, 49};
+            set_shape_n(&t, 0, 4, a);
+            if (stat)
+                set_shape_n(&t, 1, 2, tb ? b2t : b2);
+            else
+                set_shape_n(&t, 1, 4, tb ? bt : b);
+            if (stat) set_static(&t, 1);
+            lfr__op op = {.type = LFR__OP_MATMUL, .n_in = 2, .in = {0, 1}, .trans_b = tb};
+            check_op(&t, op, stat ? 1 : 2);
+        }
+}
+
+static void test_normalisations(void **state)
+{
+    (void)state;
+    tgraph s = new_graph(2);
+    int x[3] = {3, 4, 37};
+    set_shape_n(&s, 0, 3, x);
+    check_op(&s, (lfr__op){.type = LFR__OP_SOFTMAX, .n_in = 1, .in = {0}}, 1);
+    for (int axis = 1; axis <= 2; axis++)
+        for (int bias = 0; bias < 2; bias++) {
+            tgraph t = new_graph(4);
+            int xd[3] = {3, 5, 29}, sd[2] = {5, 29};
+            set_shape_n(&t, 0, 3, xd);
+            set_shape_n(&t, 1, 3 - axis, sd + axis - 1);
+            set_static(&t, 1);
+            set_shape_n(&t, 2, 3 - axis, sd + axis - 1);
+            set_static(&t, 2);
+            lfr__op op = {.type = LFR__OP_LAYERNORM,
+                          .n_in = bias ? 3 : 2,
+                          .in = {0, 1, bias ? 2 : -1},
+                          .axis = axis,
+                          .eps = 1e-6f};
+            check_op(&t, op, 1);
+        }
+    for (int axis = 0; axis < 3; axis++) {
+        tgraph t = new_graph(2);
+        int xd[3] = {4, 7, 33};
+        set_shape_n(&t, 0, 3, xd);
+        check_op(
+            &t,
+            (lfr__op){.type = LFR__OP_L2NORM, .n_in = 1, .in = {0}, .axis = axis, .eps = 1e-12f},
+            1);
+    }
+}
+
+static void test_reduce(void **state)
+{
+    (void)state;
+    lfr__op_type types[] = {LFR__OP_REDUCE_MEAN, LFR__OP_REDUCE_SUM, LFR__OP_REDUCE_MAX,
+                            LFR__OP_REDUCE_L2};
+    int masks[] = {6, 1, 8, 15, 5};
+    for (int i = 0; i < 4; i++)
+        for (int m = 0; m < 5; m++) {
+            tgraph t = new_graph(2);
+            int x[4] = {2, 5, 6, 7};
+            set_shape_n(&t, 0, 4, x);
+            check_op(&t, (lfr__op){.type = types[i], .n_in = 1, .in = {0}, .axes = masks[m]}, 1);
+        }
+}
+
+static void test_resize_nearest(void **state)
+{
+    (void)state;
+    int scales[][2] = {{2, 2}, {3, 1}, {1, 4}};
+    for (int s = 0; s < 3; s++) {
+        tgraph t = new_graph(2);
+        int x[4] = {2, 5, 6, 7};
+        set_shape_n(&t, 0, 4, x);
+        check_op(&t,
+                 (lfr__op){.type = LFR__OP_RESIZE_NEAREST,
+                           .n_in = 1,
+                           .in = {0},
+                           .scale_h = scales[s][0],
+                           .scale_w = scales[s][1]},
+                 1);
+    }
+}
+
+/* Our kernels between XNNPACK runtimes, tensors crossing several steps and
+ * sharing arena memory: conv -> layer norm -> conv -> gelu -> concat(with
+ * the first conv) -> fully connected, and a reshape run by us. */
+static void test_mixed_steps(void **state)
+{
+    (void)state;
+    tgraph t = new_graph(13);
+    lfr__graph *g = t.g;
+    int x[4] = {1, 6, 5, 8}, w[4] = {8, 1, 1, 8}, b[1] = {8}, c8[4] = {1, 6, 5, 8};
+    set_shape_n(&t, 0, 4, x);
+    set_shape_n(&t, 1, 4, w);
+    set_static(&t, 1);
+    set_shape_n(&t, 2, 1, b);
+    set_static(&t, 2);
+    set_shape_n(&t, 3, 4, c8); /* conv1 */
+    set_shape_n(&t, 4, 1, b);
+    set_static(&t, 4);         /* ln scale */
+    set_shape_n(&t, 5, 4, c8); /* ln */
+    set_shape_n(&t, 6, 4, c8); /* conv2 */
+    set_shape_n(&t, 7, 4, c8); /* gelu */
+    int cat[4] = {1, 6, 5, 16};
+    set_shape_n(&t, 8, 4, cat);
+    int fw[2] = {3, 16};
+    set_shape_n(&t, 9, 2, fw);
+    set_static(&t, 9);
+    int fo[4] = {1, 6, 5, 3}, ro[2] = {30, 3};
+    set_shape_n(&t, 10, 4, fo);
+    set_shape_n(&t, 11, 2, ro);
+    int so[2] = {30, 3};
+    set_shape_n(&t, 12, 2, so);
+    free(g->ops);
+    g->ops = calloc(8, sizeof *g->ops);
+    lfr__op conv = {.type = LFR__OP_CONV2D,
+                    .n_in = 3,
+                    .in = {0, 1, 2},
+                    .padding = LFR__PAD_VALID,
+                    .stride_h = 1,
+                    .stride_w = 1,
+                    .dil_h = 1,
+                    .dil_w = 1};
+    conv.out = 3;
+    g->ops[0] = conv;
+    g->ops[1] = (lfr__op){
+        .type = LFR__OP_LAYERNORM, .n_in = 2, .in = {3, 4}, .out = 5, .axis = 3, .eps = 1e-5f};
+    conv.in[0] = 5;
+    conv.out = 6;
+    g->ops[2] = conv;
+    g->ops[3] = (lfr__op){.type = LFR__OP_GELU, .n_in = 1, .in = {6}, .out = 7};
+    g->ops[4] = (lfr__op){.type = LFR__OP_CONCAT, .n_in = 2, .in = {3, 7}, .out = 8, .axis = 3};
+    g->ops[5] = (lfr__op){.type = LFR__OP_FULLY_CONNECTED, .n_in = 2, .in = {8, 9}, .out = 10};
+    g->ops[6] = (lfr__op){.type = LFR__OP_RESHAPE, .n_in = 1, .in = {10}, .out = 11};
+    g->ops[7] = (lfr__op){.type = LFR__OP_SOFTMAX, .n_in = 1, .in = {11}, .out = 12};
+    g->n_ops = 8;
+    g->n_inputs = 1;
+    g->n_outputs = 1;
+    g->outputs[0] = 12;
+    g->fixed = 1;
+    g->file_batch = 1;
+    assert_int_equal(lfr__graph_check(g), LFR_OK);
+    lfr__xnn *xr;
+    assert_int_equal(lfr__xnn_create(g, 1, NULL, &xr), LFR_OK);
+    int nx, no;
+    lfr__xnn_stats(xr, &nx, &no);
+    print_message("mixed graph: %d XNNPACK runtimes, %d own kernels\n", nx, no);
+    assert_true(nx >= 3 && no >= 3);
+    lfr__xnn_free(xr);
+    compare_executors(&t, 1);
+    free_graph(&t);
 }
 
 static void test_concat_tail(void **state)
@@ -588,6 +924,16 @@ int main(void)
         cmocka_unit_test(test_pad_reshape),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_concat_tail),
+        cmocka_unit_test(test_binary_onnx),
+        cmocka_unit_test(test_unary_onnx),
+        cmocka_unit_test(test_conv_explicit),
+        cmocka_unit_test(test_transpose_slice),
+        cmocka_unit_test(test_concat_many),
+        cmocka_unit_test(test_fully_connected_matmul),
+        cmocka_unit_test(test_normalisations),
+        cmocka_unit_test(test_reduce),
+        cmocka_unit_test(test_resize_nearest),
+        cmocka_unit_test(test_mixed_steps),
         cmocka_unit_test(test_oracle_mobilefacenet),
         cmocka_unit_test(test_oracle_full_range),
         cmocka_unit_test(test_oracle_short_range),

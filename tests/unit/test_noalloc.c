@@ -3,7 +3,9 @@
  * embedding on further frames of that size allocates nothing. Our objects
  * are linked with --wrap=malloc/calloc/realloc (see CMakeLists.txt) so that
  * every allocation made by openlfr's code is counted here. XNNPACK is a
- * shared library and does not allocate when a runtime is invoked.
+ * shared library and does not allocate when a runtime is invoked. The same
+ * holds for ONNX models run through the executor, with our own kernels
+ * between XNNPACK runtimes, on one thread and on two.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "lfr/lfr.h"
+#include "nn/nn.h"
 #include "testutil.h"
 
 static int counting;
@@ -87,8 +90,57 @@ static void test_steady_state(void **state)
     lfr_engine_close(e);
 }
 
+static void onnx_steady(const char *file, int n, int h, int w)
+{
+    char path[1024];
+    if (!test_model_path(file, path, sizeof path)) {
+        skip();
+        return;
+    }
+    int shape[4] = {n, 3, h, w};
+    lfr__graph *g;
+    assert_int_equal(lfr__graph_load_file(path, 4, shape, &g), LFR_OK);
+    for (int threads = 1; threads <= 2; threads++) {
+        void *pool;
+        lfr__xnn *x;
+        assert_int_equal(lfr__xnn_pool_create(threads, &pool), LFR_OK);
+        assert_int_equal(lfr__xnn_create(g, n, pool, &x), LFR_OK);
+        float *in = lfr__xnn_input(x, 0);
+        size_t k = lfr__graph_numel(g, g->inputs[0], n);
+        for (size_t i = 0; i < k; i++)
+            in[i] = (float)(i % 251) - 125.0f;
+        assert_int_equal(lfr__xnn_run(x), LFR_OK); /* warm-up */
+        n_alloc = 0;
+        counting = 1;
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(lfr__xnn_run(x), LFR_OK);
+        lfr__xnn_wipe(x);
+        counting = 0;
+        print_message("%s, %d thread(s): allocations in 5 runs after warm-up: %ld\n", file, threads,
+                      n_alloc);
+        assert_int_equal(n_alloc, 0);
+        lfr__xnn_free(x);
+        lfr__xnn_pool_free(pool);
+    }
+    lfr__graph_free(g);
+}
+
+static void test_onnx_edgeface(void **state)
+{
+    (void)state;
+    onnx_steady("edgeface_xs_q.onnx", 2, 112, 112);
+}
+
+static void test_onnx_yunet(void **state)
+{
+    (void)state;
+    onnx_steady("yunet_s_dynamic.onnx", 1, 256, 320);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_steady_state)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_steady_state),
+                                       cmocka_unit_test(test_onnx_edgeface),
+                                       cmocka_unit_test(test_onnx_yunet)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
