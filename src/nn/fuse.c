@@ -363,6 +363,40 @@ static int match_l2norm(const lfr__graph *g, int r, int *div_out, float *eps_out
     return mx;
 }
 
+/* Drop operators whose outputs nothing reads (walking back from the graph
+ * outputs). */
+static int drop_dead(lfr__graph *g)
+{
+    char *need = calloc((size_t)g->n_tensors + 1, 1);
+    if (!need) return -1;
+    for (int i = 0; i < g->n_outputs; i++)
+        need[g->outputs[i]] = 1;
+    int w = g->n_ops, n = 0;
+    char *keep = calloc((size_t)g->n_ops + 1, 1);
+    if (!keep) {
+        free(need);
+        return -1;
+    }
+    for (int k = g->n_ops - 1; k >= 0; k--) {
+        const lfr__op *op = &g->ops[k];
+        if (!need[op->out]) continue;
+        keep[k] = 1;
+        for (int i = 0; i < op->n_in; i++)
+            if (op->in[i] >= 0) need[op->in[i]] = 1;
+    }
+    w = 0;
+    for (int k = 0; k < g->n_ops; k++) {
+        if (keep[k])
+            g->ops[w++] = g->ops[k];
+        else
+            n++;
+    }
+    g->n_ops = w;
+    free(need);
+    free(keep);
+    return n;
+}
+
 int lfr__graph_fuse_onnx(lfr__graph *g)
 {
     int total = 0;
@@ -457,7 +491,8 @@ int lfr__graph_fuse_onnx(lfr__graph *g)
         drop = NULL;
         total += n;
     }
-    return total;
+    int dead = drop_dead(g);
+    return dead < 0 ? -1 : total + dead;
 oom:
     free(drop);
     return -1;

@@ -259,8 +259,9 @@ int lfr__graph_fuse_prelu(lfr__graph *g);
  * weights and bias; RELU, RELU6 and CLAMP(-1, 1) after a convolution,
  * fully connected layer, pooling or addition folded into its activation;
  * x * 0.5 * (1 + erf(x / sqrt 2)) chains into one GELU; x / max(||x||, eps)
- * chains into one L2NORM. Returns the number of rewrites, -1 when out of
- * memory. Operators are removed; tensors are left (unused). */
+ * chains into one L2NORM; operators whose outputs nothing reads dropped.
+ * Returns the number of rewrites, -1 when out of memory. Operators are
+ * removed; tensors are left (unused). */
 int lfr__graph_fuse_onnx(lfr__graph *g);
 
 /* ---- Reference executor --------------------------------------------------- */
@@ -302,6 +303,10 @@ void lfr__xnn_pool_free(void *pool);
  * lifetimes do not overlap share memory), so lfr__xnn_run allocates
  * nothing. */
 int lfr__xnn_create(const lfr__graph *g, int batch, void *pool, lfr__xnn **out);
+
+/* The same with every operator a step of its own (XNNPACK runtimes of one
+ * operator each): slower, for lfr__xnn_profile to time each operator. */
+int lfr__xnn_create_split(const lfr__graph *g, int batch, void *pool, lfr__xnn **out);
 
 /* Pointers to the runtime's own input and output buffers (sized per
  * lfr__graph_numel at the runtime's batch). Valid until lfr__xnn_free. */

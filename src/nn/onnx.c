@@ -27,6 +27,7 @@
  * Every failure names the file and the node (index, operator, name) or the
  * byte offset, in one line.
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -773,6 +774,15 @@ static size_t cnumel(const oval *v)
     return e;
 }
 
+/* A double as float, saturating to infinity (a plain conversion of a
+ * finite value beyond float's range is undefined behaviour in C). */
+static float to_f32(double d)
+{
+    if (d > FLT_MAX) return INFINITY;
+    if (d < -FLT_MAX) return -INFINITY;
+    return (float)d;
+}
+
 /* Element i from little-endian raw bytes of type dt, into the constant. */
 static void put_raw(oval *v, size_t i, int dt, const uint8_t *p)
 {
@@ -794,7 +804,7 @@ static void put_raw(oval *v, size_t i, int dt, const uint8_t *p)
         } else {
             double d;
             memcpy(&d, &u, 8);
-            f = (float)d;
+            f = to_f32(d);
         }
         ((float *)v->data)[i] = f;
         break;
@@ -1487,14 +1497,10 @@ static int reshape_act(ld *L, oval *v, int m, const int64_t *d, oval *out)
 
 static int reshape_value(ld *L, oval *v, int m, const int64_t *d, oval *out)
 {
-    size_t a = 1, b = 1;
-    for (int i = 0; i < v->n; i++)
-        a *= (size_t)v->d[i];
-    for (int i = 0; i < m; i++) {
-        if (d[i] < 0 || d[i] > LFR__MAX_DIM)
+    size_t a = cnumel(v), b = 1;
+    for (int i = 0; i < m; i++)
+        if (d[i] < 0 || d[i] > LFR__MAX_DIM || !lfr__mul_ok(b, (size_t)d[i], &b))
             return nfail(L, LFR_ERR_FORMAT, "dimension out of range");
-        b *= (size_t)d[i];
-    }
     if (a != b) return nfail(L, LFR_ERR_FORMAT, "reshape from %zu to %zu elements", a, b);
     if (m > MAXR) return nfail(L, LFR_ERR_UNSUPPORTED, "more than %d dimensions", MAXR);
     if (is_const(v)) {
@@ -1566,7 +1572,7 @@ static int fold_binary(ld *L, ostr op, const oval *a, const oval *b)
                 z = x > y ? x : y;
             else
                 z = x < y ? x : y;
-            ((float *)r.data)[e] = (float)z;
+            ((float *)r.data)[e] = to_f32(z);
         } else {
             int64_t x = cgeti(a, ia), y = cgeti(b, ib), z;
             if (ostr_is(op, "Add"))
@@ -1717,6 +1723,7 @@ static int conv_pads(ld *L, int spatial_in[2], int k[2], int s[2], int dil[2], i
             int64_t out = ((int64_t)spatial_in[a] + s[a] - 1) / s[a];
             int64_t total = (out - 1) * s[a] + ((int64_t)k[a] - 1) * dil[a] + 1 - spatial_in[a];
             if (total < 0) total = 0;
+            if (total > 1 << 20) total = 1 << 20; /* refused later as out of range */
             int small = (int)(total / 2), big = (int)(total - total / 2);
             pads[a] = mode == 1 ? small : big;
             pads[a + 2] = mode == 1 ? big : small;
@@ -1764,7 +1771,7 @@ static int do_conv(ld *L)
         return nfail(L, LFR_ERR_FORMAT, "bias must be a float constant with one value per output");
     int64_t CO = w->d[0], CIg = w->d[1], KH = w->d[2], KW = w->d[3], CI = x->d[1];
     int64_t G = attr_i(L, "group", 1);
-    if (G < 1 || CI % G || CO % G || CIg * G != CI)
+    if (G < 1 || G > CI || CI % G || CO % G || CIg * G != CI)
         return nfail(L, LFR_ERR_FORMAT,
                      "group %lld does not fit %lld input and %lld output channels", (long long)G,
                      (long long)CI, (long long)CO);
@@ -2410,7 +2417,8 @@ static int do_slice(ld *L)
             return nfail(L, LFR_ERR_FORMAT, "axis out of range or repeated");
         seen |= 1 << a;
         int64_t dim = x->d[a], s = starts[i], e = ends[i], step = nst >= 0 ? steps[i] : 1;
-        if (step == 0) return nfail(L, LFR_ERR_FORMAT, "step of 0");
+        if (step == 0 || step < -LFR__MAX_DIM || step > LFR__MAX_DIM)
+            return nfail(L, LFR_ERR_FORMAT, "step out of range");
         if (s < 0) s += dim;
         if (e < 0) e += dim;
         if (step > 0) {
@@ -2568,8 +2576,8 @@ static int do_batchnorm(ld *L)
     if (new_const(L, &m, CT_F32, x->n, d) || new_const(L, &a, CT_F32, x->n, d)) return L->rc;
     for (int64_t c = 0; c < C; c++) {
         double s = cget(sc, (size_t)c) / sqrt(cget(var, (size_t)c) + eps);
-        ((float *)m.data)[c] = (float)s;
-        ((float *)a.data)[c] = (float)(cget(b, (size_t)c) - cget(mean, (size_t)c) * s);
+        ((float *)m.data)[c] = to_f32(s);
+        ((float *)a.data)[c] = to_f32(cget(b, (size_t)c) - cget(mean, (size_t)c) * s);
     }
     oval t1, r;
     if (emit_binary(L, LFR__OP_MUL, x, &m, &t1) || emit_binary(L, LFR__OP_ADD, &t1, &a, &r))
@@ -2633,7 +2641,7 @@ static int do_dequantize(ld *L)
     for (size_t i = 0; i < n; i++) {
         size_t c = axis < 0 ? 0 : (i / inner) % dim;
         double v = (cget(x, i) - (z ? cget(z, c) : 0)) * cget(s, c);
-        ((float *)r.data)[i] = (float)v;
+        ((float *)r.data)[i] = to_f32(v);
     }
     set_out(L, 0, &r);
     return LFR_OK;
@@ -2839,18 +2847,20 @@ static int do_shape_ops(ld *L, ostr op, int *handled)
         const oattr *a = attr(L, "value");
         int ct = CT_F32;
         double fill = 0;
+        int64_t ifill = 0;
         if (a) {
             if (read_tensor(L, &a->t, &val, "value")) return L->rc;
             if (cnumel(&val) != 1) return nfail(L, LFR_ERR_FORMAT, "value must hold one element");
             ct = val.ctype == CT_F32 ? CT_F32 : CT_I64;
             fill = cget(&val, 0);
+            ifill = cgeti(&val, 0);
         }
         if (new_const(L, &r, ct, n, d)) return L->rc;
         for (size_t i = 0; i < cnumel(&r); i++) {
             if (ct == CT_F32)
-                ((float *)r.data)[i] = (float)fill;
+                ((float *)r.data)[i] = to_f32(fill);
             else
-                ((int64_t *)r.data)[i] = (int64_t)fill;
+                ((int64_t *)r.data)[i] = ifill;
         }
         set_out(L, 0, &r);
         return LFR_OK;
@@ -2861,18 +2871,20 @@ static int do_shape_ops(ld *L, ostr op, int *handled)
         if (!is_const(a) || !is_const(b) || !is_const(c) || cnumel(a) != 1 || cnumel(b) != 1 ||
             cnumel(c) != 1)
             return nfail(L, LFR_ERR_UNSUPPORTED, "inputs must be scalar constants");
-        double s = cget(a, 0), e = cget(b, 0), dl = cget(c, 0);
+        double s = cget(a, 0), e = cget(b, 0), dl = cget(c, 0), big = 9007199254740992.0;
         if (dl == 0) return nfail(L, LFR_ERR_FORMAT, "delta of 0");
+        if (!(fabs(s) < big && fabs(e) < big && fabs(dl) < big))
+            return nfail(L, LFR_ERR_FORMAT, "range bounds out of range");
         double cnt = ceil((e - s) / dl);
+        if (cnt > (double)MAX_CONST_NUMEL) return nfail(L, LFR_ERR_TOO_LARGE, "range too long");
         int64_t n = cnt > 0 ? (int64_t)cnt : 0;
-        if (n > (int64_t)MAX_CONST_NUMEL) return nfail(L, LFR_ERR_TOO_LARGE, "range too long");
         int ct = a->ctype == CT_F32 ? CT_F32 : CT_I64;
         if (new_const(L, &r, ct, 1, &n)) return L->rc;
         for (int64_t i = 0; i < n; i++) {
             if (ct == CT_F32)
-                ((float *)r.data)[i] = (float)(s + (double)i * dl);
+                ((float *)r.data)[i] = to_f32(s + (double)i * dl);
             else
-                ((int64_t *)r.data)[i] = (int64_t)s + i * (int64_t)dl;
+                ((int64_t *)r.data)[i] = (int64_t)s + i * (int64_t)dl; /* |s|, |dl| < 2^53 */
         }
         set_out(L, 0, &r);
         return LFR_OK;

@@ -46,6 +46,7 @@ typedef struct step {
 struct lfr__xnn {
     const lfr__graph *g;
     int batch;
+    int split;          /* one step per operator (profiling) */
     pthreadpool_t pool; /* the caller's; NULL runs on the calling thread */
     int n_steps;
     step *steps;
@@ -473,7 +474,7 @@ static int plan_steps(lfr__xnn *x, plan *P)
         const lfr__op *op = &g->ops[k];
         int xs = xnn_supports(g, op);
         step *prev = x->n_steps ? &x->steps[x->n_steps - 1] : NULL;
-        if (xs && prev && prev->kind == STEP_XNN && prev->last == k) {
+        if (xs && prev && prev->kind == STEP_XNN && prev->last == k && !x->split) {
             prev->last = k + 1;
         } else {
             step *st = &x->steps[x->n_steps++];
@@ -511,8 +512,10 @@ static int plan_buffers(lfr__xnn *x, plan *P)
             if (x->steps[s].kind != STEP_XNN || P->prod[t] != s) P->outside[t] = 1;
         }
     }
+    /* Graph ends, and outputs nobody reads (XNNPACK leaves those without
+     * memory), live in our buffers. */
     for (int t = 0; t < nt; t++)
-        if (P->io[t]) P->outside[t] = 1;
+        if (P->io[t] || (P->prod[t] >= 0 && P->last[t] < 0)) P->outside[t] = 1;
     /* A reshape run by us between our own steps needs no copy: its output
      * shares its input's storage (both are written once). */
     for (int s = 0; s < x->n_steps; s++) {
@@ -637,9 +640,12 @@ static int build(lfr__xnn *x)
         step *st = &x->steps[s];
         const lfr__op *op = &g->ops[st->first];
         if (st->kind == STEP_XNN) {
-            snprintf(st->name, sizeof st->name, "XNNPACK, %d operator%s from %s",
-                     st->last - st->first, st->last - st->first > 1 ? "s" : "",
-                     lfr__op_name(op->type));
+            if (x->split)
+                snprintf(st->name, sizeof st->name, "%s (XNNPACK)", lfr__op_name(op->type));
+            else
+                snprintf(st->name, sizeof st->name, "XNNPACK, %d operator%s from %s",
+                         st->last - st->first, st->last - st->first > 1 ? "s" : "",
+                         lfr__op_name(op->type));
             rc = build_runtime(x, st, id, ext, produced);
             continue;
         }
@@ -684,7 +690,19 @@ void lfr__xnn_pool_free(void *pool)
     if (pool) pthreadpool_destroy(pool);
 }
 
+static int create(const lfr__graph *g, int batch, void *pool, int split, lfr__xnn **out);
+
 int lfr__xnn_create(const lfr__graph *g, int batch, void *pool, lfr__xnn **out)
+{
+    return create(g, batch, pool, 0, out);
+}
+
+int lfr__xnn_create_split(const lfr__graph *g, int batch, void *pool, lfr__xnn **out)
+{
+    return create(g, batch, pool, 1, out);
+}
+
+static int create(const lfr__graph *g, int batch, void *pool, int split, lfr__xnn **out)
 {
     *out = NULL;
     int rc = lfr__xnn_init();
@@ -699,6 +717,7 @@ int lfr__xnn_create(const lfr__graph *g, int batch, void *pool, lfr__xnn **out)
     x->g = g;
     x->batch = batch;
     x->pool = pool;
+    x->split = split;
     rc = build(x);
     if (rc != LFR_OK) {
         lfr__xnn_free(x);

@@ -383,6 +383,119 @@ static inline pbw build_dynamic_reshape(void)
     return ob_model(&G0, 11);
 }
 
+/* EdgeFace's cross-covariance attention on tokens x [N, T, C] (C = 3 * 4 * d
+ * after the qkv projection): MatMul -> Reshape [N, T, 3, 4, d] ->
+ * Transpose(2,0,3,4,1) -> Split(axis 0) -> Squeeze -> ReduceL2 -> Max ->
+ * Div -> Transpose -> MatMul (two activations) -> Mul(temperature) ->
+ * Softmax -> MatMul -> Transpose -> Reshape [N, T, 4 d]. */
+static inline pbw build_xca(int N, int T, int d, const float *wqkv, const float *temp)
+{
+    obg G0 = {0};
+    int C = 4 * d;
+    int64_t xd[3] = {N, T, C}, yd[3] = {N, T, C}, wd[2] = {C, 3 * C};
+    obg_input(&G0, ob_value("x", OB_FLOAT, 3, xd));
+    obg_init(&G0, ob_f32("wqkv", 2, wd, wqkv));
+    int64_t s5[5] = {0, T, 3, 4, d}, s3[3] = {0, T, C}, five[1] = {5}, three[1] = {3};
+    obg_init(&G0, ob_i64("s5", 1, five, s5));
+    obg_init(&G0, ob_i64("s3", 1, three, s3));
+    int64_t ones[3] = {1, 1, 1}, ax0 = 0, one[1] = {1};
+    obg_init(&G0, ob_i64("split", 1, three, ones));
+    obg_init(&G0, ob_i64("ax0", 1, one, &ax0));
+    float eps = 1e-12f;
+    obg_init(&G0, ob_f32("eps", 0, NULL, &eps));
+    int64_t td[4] = {1, 4, 1, 1};
+    obg_init(&G0, ob_f32("temp", 4, td, temp));
+    obg_node(&G0, ob_node("MatMul", "qkv", IN("x", "wqkv"), IN("qkv"), 0, NULL));
+    obg_node(&G0, ob_node("Reshape", "r5", IN("qkv", "s5"), IN("r5"), 0, NULL));
+    int64_t p5[5] = {2, 0, 3, 4, 1};
+    pbw ta[1] = {ob_attr_ints("perm", 5, p5)};
+    obg_node(&G0, ob_node("Transpose", "t5", IN("r5"), IN("t5"), 1, ta));
+    pbw sa[1] = {ob_attr_i("axis", 0)};
+    obg_node(&G0, ob_node("Split", "split3", IN("t5", "split"), IN("q0", "k0", "v0"), 1, sa));
+    obg_node(&G0, ob_node("Squeeze", "sq", IN("q0", "ax0"), IN("q"), 0, NULL));
+    obg_node(&G0, ob_node("Squeeze", "sk", IN("k0", "ax0"), IN("k"), 0, NULL));
+    obg_node(&G0, ob_node("Squeeze", "sv", IN("v0", "ax0"), IN("v"), 0, NULL));
+    int64_t last[1] = {-1};
+    pbw r1[2] = {ob_attr_ints("axes", 1, last), ob_attr_i("keepdims", 1)};
+    obg_node(&G0, ob_node("ReduceL2", "nq", IN("q"), IN("nq"), 2, r1));
+    pbw r2[2] = {ob_attr_ints("axes", 1, last), ob_attr_i("keepdims", 1)};
+    obg_node(&G0, ob_node("ReduceL2", "nk", IN("k"), IN("nk"), 2, r2));
+    obg_node(&G0, ob_node("Max", "mq", IN("nq", "eps"), IN("mq"), 0, NULL));
+    obg_node(&G0, ob_node("Max", "mk", IN("nk", "eps"), IN("mk"), 0, NULL));
+    obg_node(&G0, ob_node("Div", "dq", IN("q", "mq"), IN("qn"), 0, NULL));
+    obg_node(&G0, ob_node("Div", "dk", IN("k", "mk"), IN("kn"), 0, NULL));
+    int64_t p4[4] = {0, 1, 3, 2}, p4b[4] = {0, 3, 1, 2};
+    pbw t1[1] = {ob_attr_ints("perm", 4, p4)};
+    obg_node(&G0, ob_node("Transpose", "kt", IN("kn"), IN("kt"), 1, t1));
+    obg_node(&G0, ob_node("MatMul", "attn", IN("qn", "kt"), IN("a"), 0, NULL));
+    obg_node(&G0, ob_node("Mul", "scale", IN("a", "temp"), IN("as"), 0, NULL));
+    pbw sm[1] = {ob_attr_i("axis", -1)};
+    obg_node(&G0, ob_node("Softmax", "softmax", IN("as"), IN("p"), 1, sm));
+    obg_node(&G0, ob_node("MatMul", "pv", IN("p", "v"), IN("o"), 0, NULL));
+    pbw t2[1] = {ob_attr_ints("perm", 4, p4b)};
+    obg_node(&G0, ob_node("Transpose", "ot", IN("o"), IN("ot"), 1, t2));
+    obg_node(&G0, ob_node("Reshape", "r3", IN("ot", "s3"), IN("y"), 0, NULL));
+    obg_output(&G0, ob_value("y", OB_FLOAT, 3, yd));
+    return ob_model(&G0, 13);
+}
+
+/* An embedder of the ArcFace family's shape: Conv (stride 2, SAME_UPPER) ->
+ * BatchNormalization -> PRelu -> Pad -> Conv (no bias) -> Clip(0, 6) ->
+ * LeakyRelu -> GlobalAveragePool -> Flatten -> Gemm (transB) -> Slice ->
+ * Sub/Min/Max with constants -> ReduceSum over the features. */
+static inline pbw build_classifier(int N, int C, int H, int W, const float *w1, const float *bn,
+                                   const float *slope, const float *w2, const float *fc,
+                                   const float *fcb)
+{
+    obg G0 = {0};
+    int F = 8, D = 5;
+    int64_t xd[4] = {-1, C, H, W}, yd[2] = {N, 1};
+    obg_input(&G0, ob_value("x", OB_FLOAT, 4, xd));
+    int64_t w1d[4] = {F, C, 3, 3}, fd[1] = {F}, sd[3] = {F, 1, 1}, w2d[4] = {F, F, 3, 3};
+    int64_t fcd[2] = {D, F}, dd[1] = {D};
+    obg_init(&G0, ob_f32("w1", 4, w1d, w1));
+    const char *bn_names[4] = {"s", "b", "m", "v"};
+    for (int i = 0; i < 4; i++)
+        obg_init(&G0, ob_f32(bn_names[i], 1, fd, bn + (size_t)i * F));
+    obg_init(&G0, ob_f32("slope", 3, sd, slope));
+    obg_init(&G0, ob_f32("w2", 4, w2d, w2));
+    obg_init(&G0, ob_f32("fc", 2, fcd, fc));
+    obg_init(&G0, ob_f32("fcb", 1, dd, fcb));
+    int64_t pads[8] = {0, 0, 1, 1, 0, 0, 1, 1}, eight[1] = {8};
+    obg_init(&G0, ob_i64("pads", 1, eight, pads));
+    float lo = 0, hi = 6, c = 0.25f;
+    obg_init(&G0, ob_f32("lo", 0, NULL, &lo));
+    obg_init(&G0, ob_f32("hi", 0, NULL, &hi));
+    obg_init(&G0, ob_f32("c", 0, NULL, &c));
+    int64_t st[1] = {1}, en[1] = {4}, ax[1] = {1}, one[1] = {1};
+    obg_init(&G0, ob_i64("st", 1, one, st));
+    obg_init(&G0, ob_i64("en", 1, one, en));
+    obg_init(&G0, ob_i64("ax", 1, one, ax));
+    int64_t s2[2] = {2, 2};
+    pbw ca[2] = {ob_attr_s("auto_pad", "SAME_UPPER"), ob_attr_ints("strides", 2, s2)};
+    obg_node(&G0, ob_node("Conv", "conv1", IN("x", "w1"), IN("c1"), 2, ca));
+    obg_node(&G0,
+             ob_node("BatchNormalization", "bn", IN("c1", "s", "b", "m", "v"), IN("b1"), 0, NULL));
+    obg_node(&G0, ob_node("PRelu", "prelu", IN("b1", "slope"), IN("p1"), 0, NULL));
+    obg_node(&G0, ob_node("Pad", "pad", IN("p1", "pads"), IN("pd"), 0, NULL));
+    obg_node(&G0, ob_node("Conv", "conv2", IN("pd", "w2"), IN("c2"), 0, NULL));
+    obg_node(&G0, ob_node("Clip", "clip", IN("c2", "lo", "hi"), IN("cl"), 0, NULL));
+    pbw la[1] = {ob_attr_f("alpha", 0.1f)};
+    obg_node(&G0, ob_node("LeakyRelu", "leaky", IN("cl"), IN("lr"), 1, la));
+    obg_node(&G0, ob_node("GlobalAveragePool", "gap", IN("lr"), IN("gp"), 0, NULL));
+    obg_node(&G0, ob_node("Flatten", "flat", IN("gp"), IN("fl"), 0, NULL));
+    pbw ga[1] = {ob_attr_i("transB", 1)};
+    obg_node(&G0, ob_node("Gemm", "gemm", IN("fl", "fc", "fcb"), IN("e"), 1, ga));
+    obg_node(&G0, ob_node("Slice", "slice", IN("e", "st", "en", "ax"), IN("sl"), 0, NULL));
+    obg_node(&G0, ob_node("Sub", "sub", IN("c", "sl"), IN("su"), 0, NULL));
+    obg_node(&G0, ob_node("Min", "min", IN("su", "hi"), IN("mi"), 0, NULL));
+    obg_node(&G0, ob_node("Max", "max", IN("mi", "lo"), IN("mx"), 0, NULL));
+    pbw ra[1] = {ob_attr_i("keepdims", 1)};
+    obg_node(&G0, ob_node("ReduceSum", "sum", IN("mx", "ax"), IN("y"), 1, ra));
+    obg_output(&G0, ob_value("y", OB_FLOAT, 2, yd));
+    return ob_model(&G0, 13);
+}
+
 /* ---- Hostile models ------------------------------------------------------------------------- */
 
 typedef struct bad_model {

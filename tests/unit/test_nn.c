@@ -651,6 +651,20 @@ static void test_mixed_steps(void **state)
     lfr__xnn_stats(xr, &nx, &no);
     print_message("mixed graph: %d XNNPACK runtimes, %d own kernels\n", nx, no);
     assert_true(nx >= 3 && no >= 3);
+    /* One step per operator (for profiling) computes the same. */
+    lfr__xnn *xs;
+    assert_int_equal(lfr__xnn_create_split(g, 1, NULL, &xs), LFR_OK);
+    size_t n_in = lfr__graph_numel(g, 0, 1);
+    for (size_t i = 0; i < n_in; i++)
+        lfr__xnn_input(xr, 0)[i] = lfr__xnn_input(xs, 0)[i] = frand();
+    assert_int_equal(lfr__xnn_run(xr), LFR_OK);
+    double ms[64];
+    const char *names[64];
+    int steps = lfr__xnn_profile(xs, ms, names, 64);
+    assert_int_equal(steps, 8);
+    for (int i = 0; i < 30 * 3; i++)
+        assert_true(fabsf(lfr__xnn_output(xr, 0)[i] - lfr__xnn_output(xs, 0)[i]) < 1e-5f);
+    lfr__xnn_free(xs);
     lfr__xnn_free(xr);
     compare_executors(&t, 1);
     free_graph(&t);

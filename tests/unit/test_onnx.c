@@ -433,6 +433,89 @@ static void test_built_dynamic_reshape(void **state)
     pbw_free(&m);
 }
 
+/* EdgeFace's attention block against a direct evaluation; an
+ * ArcFace-style classifier (the rarer operators) against the reference
+ * executor (run_built) and its output range. */
+static void test_built_xca_and_classifier(void **state)
+{
+    (void)state;
+    enum { N = 2, T = 9, d = 5, C = 4 * d };
+    float x[N * T * C], w[C * 3 * C], temp[4];
+    fill(x, sizeof x / 4);
+    fill(w, sizeof w / 4);
+    fill(temp, 4);
+    pbw m = build_xca(N, T, d, w, temp);
+    int shape[3] = {N, T, C};
+    size_t n_out;
+    float *y = run_built(&m, "xca.onnx", 3, shape, x, &n_out);
+    assert_int_equal(n_out, (size_t)N * T * C);
+    static double q[3][N][4][d][T], ref[N][T][C];
+    for (int n = 0; n < N; n++)
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < 3 * C; j++) {
+                double acc = 0;
+                for (int c = 0; c < C; c++)
+                    acc += (double)x[(n * T + t) * C + c] * w[c * 3 * C + j];
+                q[j / C][n][(j % C) / d][j % d][t] = acc;
+            }
+    for (int s2 = 0; s2 < 2; s2++) /* L2-normalise q and k over the tokens */
+        for (int n = 0; n < N; n++)
+            for (int h = 0; h < 4; h++)
+                for (int i = 0; i < d; i++) {
+                    double ss = 0;
+                    for (int t = 0; t < T; t++)
+                        ss += q[s2][n][h][i][t] * q[s2][n][h][i][t];
+                    double nrm = fmax(sqrt(ss), 1e-12);
+                    for (int t = 0; t < T; t++)
+                        q[s2][n][h][i][t] /= nrm;
+                }
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < 4; h++)
+            for (int i = 0; i < d; i++) {
+                double a[d], mx = -INFINITY, sum = 0;
+                for (int j = 0; j < d; j++) {
+                    a[j] = 0;
+                    for (int t = 0; t < T; t++)
+                        a[j] += q[0][n][h][i][t] * q[1][n][h][j][t];
+                    a[j] *= temp[h];
+                    mx = fmax(mx, a[j]);
+                }
+                for (int j = 0; j < d; j++)
+                    sum += a[j] = exp(a[j] - mx);
+                for (int t = 0; t < T; t++) {
+                    double o = 0;
+                    for (int j = 0; j < d; j++)
+                        o += a[j] / sum * q[2][n][h][j][t];
+                    ref[n][t][h * d + i] = o;
+                }
+            }
+    float reff[N * T * C];
+    for (int i = 0; i < N * T * C; i++)
+        reff[i] = (float)(&ref[0][0][0])[i];
+    expect_close(y, reff, n_out);
+    free(y);
+    pbw_free(&m);
+
+    float xi[2 * 3 * 9 * 7], w1[8 * 3 * 9], bn[4 * 8], slope[8], w2[8 * 8 * 9], fc[5 * 8], fcb[5];
+    fill(xi, sizeof xi / 4);
+    fill(w1, sizeof w1 / 4);
+    fill(bn, sizeof bn / 4);
+    for (int i = 24; i < 32; i++)
+        bn[i] = 0.5f + fabsf(bn[i]);
+    fill(slope, 8);
+    fill(w2, sizeof w2 / 4);
+    fill(fc, sizeof fc / 4);
+    fill(fcb, 5);
+    m = build_classifier(2, 3, 9, 7, w1, bn, slope, w2, fc, fcb);
+    int cshape[4] = {2, 3, 9, 7};
+    y = run_built(&m, "classifier.onnx", 4, cshape, xi, &n_out);
+    assert_int_equal(n_out, 2);
+    for (size_t i = 0; i < n_out; i++)
+        assert_true(isfinite(y[i]) && y[i] >= 0 && y[i] <= 18);
+    free(y);
+    pbw_free(&m);
+}
+
 /* ---- Bad files
  * ------------------------------------------------------------------------------------ */
 
@@ -605,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_built_conv_chain),
         cmocka_unit_test(test_built_block),
         cmocka_unit_test(test_built_dynamic_reshape),
+        cmocka_unit_test(test_built_xca_and_classifier),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_overflowing_shapes),
         cmocka_unit_test(test_truncated),
