@@ -217,5 +217,7 @@ const char *lfr_backend_version(void);
 
 /* The records: users, roles and the audit chain. */
 #include "lfr/store.h"
+/* The transparency log over the audit chain: checkpoints, proofs, witness. */
+#include "lfr/log.h"
 
 #endif /* LFR_LFR_H */

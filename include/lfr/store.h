@@ -118,6 +118,7 @@ int lfr_role_parse(const char *name, lfr_role *role_out);
  *   LFR_ACTION_RETENTION_RUN   -         -           -          yes
  *   LFR_ACTION_POLICY_SET      -         -           -          yes
  *   LFR_ACTION_REPORT          yes       yes         yes         yes
+ *   LFR_ACTION_AUDIT_REANCHOR  -         -           -          yes
  *
  * A deployment is authorised by an authorising officer who did not create
  * it (the store refuses self-authorisation whatever the roles).
@@ -153,7 +154,8 @@ typedef enum lfr_action {
     LFR_ACTION_ALERT_ADJUDICATE = 21,
     LFR_ACTION_RETENTION_RUN = 22,
     LFR_ACTION_POLICY_SET = 23,
-    LFR_ACTION_REPORT = 24, /* grid and FOI reports; audited */
+    LFR_ACTION_REPORT = 24,         /* grid and FOI reports; audited */
+    LFR_ACTION_AUDIT_REANCHOR = 25, /* re-anchor the log after writes stopped (lfr/log.h) */
 } lfr_action;
 
 /* 1 when `role` may do `action`, else 0. */
@@ -709,9 +711,12 @@ int lfr_store_alert_adjudicate(lfr_store *store, const lfr_user *actor, int64_t 
 
 /* The one configuration of what is kept and for how long. */
 typedef struct lfr_policy {
-    int64_t alert_crop_days;            /* alert crops and probe data: 31 */
-    int64_t snapshot_purge_hours;       /* a stopped deployment's frozen templates: 24 */
-    int64_t expired_subject_days;       /* grace after a subject expires before its images go: 0 */
+    int64_t alert_crop_days;      /* alert crops and probe data: 31 */
+    int64_t snapshot_purge_hours; /* a stopped deployment's frozen templates: 24 */
+    int64_t expired_subject_days; /* grace after a subject expires before its images go: 0 */
+    int64_t checkpoint_entries;   /* publish a log checkpoint after this many entries: 1000 */
+    int64_t
+        checkpoint_minutes; /* ... or this many minutes, whichever first: 60 (0: every commit) */
     char set_by[LFR_USER_NAME_MAX + 1]; /* "" for the defaults */
     char set_at[32];
 } lfr_policy;
@@ -720,7 +725,8 @@ typedef struct lfr_policy {
 int lfr_store_policy_get(lfr_store *store, lfr_policy *out);
 
 /* Set one value ("alert_crop_days", "snapshot_purge_hours",
- * "expired_subject_days"; 0 to 3650 days / 87600 hours) (actor needs
+ * "expired_subject_days"; 0 to 3650 days / 87600 hours; "checkpoint_entries",
+ * 0 to 1000000, "checkpoint_minutes", 0 to 1440) (actor needs
  * LFR_ACTION_POLICY_SET); audited as "policy.set" with old and new values. */
 int lfr_store_policy_set(lfr_store *store, const lfr_user *actor, const char *key, int64_t value);
 
@@ -798,6 +804,14 @@ typedef struct lfr_audit_entry {
     const char *detail; /* a JSON object */
     uint8_t prev_hash[LFR_HASH_BYTES];
     uint8_t hash[LFR_HASH_BYTES];
+    /* The byte lengths of time, actor, action, object and detail. Entries
+     * written by lfr hold UTF-8 text without NUL bytes, so these equal
+     * strlen(); a database edited outside lfr may hide bytes after a NUL,
+     * and the hashes cover every byte. */
+    size_t n_time, n_actor, n_action, n_object, n_detail;
+    /* Non-zero when a field is not stored as text (a BLOB, a number, NULL):
+     * written outside lfr; verification names the entry. */
+    int malformed;
 } lfr_audit_entry;
 
 /* Filters for lfr_audit_list; NULL fields match everything. actor, action and
@@ -823,10 +837,18 @@ typedef struct lfr_audit_verdict {
     uint64_t head_seq;  /* newest entry that verified */
     uint8_t head_hash[LFR_HASH_BYTES];
     uint64_t first_bad;  /* the first bad entry; 0 if it verifies or no entry is to blame */
-    char reason[200];    /* why first_bad is bad; "" when it verifies */
+    char reason[320];    /* why first_bad is bad; "" when it verifies */
     uint64_t anchor_seq; /* the (seq, hash) recorded in audit.head; 0 if none */
     uint64_t unanchored; /* verified entries after the anchor: a crash between a
                             commit and the anchor update, or a concurrent writer */
+    /* The transparency log (lfr/log.h), for homes from schema 6 on: */
+    uint64_t tree_size;           /* entries covered by the signed head */
+    uint8_t root[LFR_HASH_BYTES]; /* their Merkle root (RFC 9162, SHA-256) */
+    char key[256];                /* the log key that signed it (name+id+key) */
+    uint64_t n_checkpoints;       /* published checkpoints checked */
+    uint64_t checkpoint_size;     /* the size of the outside checkpoint extended */
+    int n_witnesses;              /* its cosignatures by the given witness keys */
+    char notes[512];              /* re-anchorings, an old home without a log, ... */
 } lfr_audit_verdict;
 
 /* Walk the whole chain: seq must run 1, 2, 3, ... without gaps, each

@@ -51,9 +51,27 @@ int lfr__audit_append_at(lfr_store *s, const char *time, const char *actor, cons
     if (rc) return lfr__err_prefix(rc, "audit");
     if (!detail) detail = "{}";
     if (!object) object = "";
-    lfr__audit_hash(head + 1, now, actor, action, object, detail, prev, hash);
+    /* Entries are UTF-8 text (the hashes cover bytes, and outside verifiers
+     * read text): anything else is refused here, not discovered later. */
+    const char *field[] = {actor, action, object, detail};
+    for (int i = 0; i < 4; i++)
+        if (!lfr__utf8_valid(field[i], strlen(field[i])))
+            return lfr__err(LFR_ERR_INVALID,
+                            "audit: %s is not valid UTF-8 text (text must be UTF-8)",
+                            i == 3 ? "a value given" : "a name");
+    lfr_audit_entry e = {.seq = head + 1,
+                         .time = now,
+                         .actor = actor,
+                         .action = action,
+                         .object = object,
+                         .detail = detail};
+    memcpy(e.prev_hash, prev, LFR_HASH_BYTES);
+    lfr__entry_lengths(&e);
+    lfr__entry_hash(&e, hash);
+    memcpy(e.hash, hash, LFR_HASH_BYTES);
     lfr__audit_row row = {head + 1, now, actor, action, object, detail, prev, hash};
     rc = s->be->audit_insert(s->db, &row);
+    if (!rc) rc = lfr__log_added(s, &e);
     if (rc) return rc;
     s->head_pending = 1;
     s->head_seq = head + 1;

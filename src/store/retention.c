@@ -32,6 +32,9 @@ static const struct {
     {"alert_crop_days", 31, 3650, offsetof(lfr_policy, alert_crop_days)},
     {"snapshot_purge_hours", 24, 87600, offsetof(lfr_policy, snapshot_purge_hours)},
     {"expired_subject_days", 0, 3650, offsetof(lfr_policy, expired_subject_days)},
+    /* How often the transparency log publishes a checkpoint (log.c). */
+    {"checkpoint_entries", 1000, 1000000, offsetof(lfr_policy, checkpoint_entries)},
+    {"checkpoint_minutes", 60, 1440, offsetof(lfr_policy, checkpoint_minutes)},
 };
 #define N_KEYS (sizeof policy_keys / sizeof policy_keys[0])
 
@@ -63,7 +66,7 @@ int lfr_store_policy_set(lfr_store *s, const lfr_user *actor, const char *key, i
     if (k == N_KEYS)
         return lfr__err(LFR_ERR_INVALID,
                         "policy: unknown setting \"%.40s\" (alert_crop_days, snapshot_purge_hours,"
-                        " expired_subject_days)",
+                        " expired_subject_days, checkpoint_entries, checkpoint_minutes)",
                         key ? key : "");
     if (value < 0 || value > policy_keys[k].max)
         return lfr__err(LFR_ERR_INVALID, "policy: %s must be 0 to %lld", key,

@@ -204,7 +204,32 @@ const char *const lfr__sqlite_migrations[] = {
     "  set_by TEXT NOT NULL,"
     "  set_at TEXT NOT NULL"
     ");",
+
+    /* 5 -> 6: the transparency log over the audit entries (src/store/log.c):
+     * the signed head of its Merkle tree, rewritten by every commit that
+     * appends (one row: the tree's size, its frontier and the signed
+     * checkpoint note), and the checkpoints published for outside parties
+     * (append-only). */
+    "CREATE TABLE log_head ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  size INTEGER NOT NULL CHECK (size >= 0),"
+    "  frontier BLOB NOT NULL,"
+    "  note TEXT NOT NULL"
+    ");"
+    "CREATE TABLE log_checkpoints ("
+    "  size INTEGER PRIMARY KEY CHECK (size >= 0),"
+    "  time TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  note TEXT NOT NULL"
+    ");"
+    "CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints"
+    "  BEGIN SELECT RAISE(ABORT, 'published checkpoints are append-only'); END;"
+    "CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints"
+    "  BEGIN SELECT RAISE(ABORT, 'published checkpoints are append-only'); END;",
 };
+
+/* The version from which the audit entries are a signed transparency log. */
+const int lfr__sqlite_log_version = 6;
 
 const int lfr__sqlite_n_migrations =
     (int)(sizeof lfr__sqlite_migrations / sizeof lfr__sqlite_migrations[0]);

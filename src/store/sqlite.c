@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -89,6 +90,64 @@ static int sq_open(const char *path, int create, void **db_out)
     if (rc) {
         sqlite3_close(db);
         return lfr__err_prefix(rc, path);
+    }
+    *db_out = db;
+    return LFR_OK;
+}
+
+/* A read-only connection: settings that write nothing, and a first read
+ * that turns "cannot open" into an error here. */
+static int ro_try(const char *name, int uri, sqlite3 **out)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+                (uri ? SQLITE_OPEN_URI : 0);
+    int rc = sqlite3_open_v2(name, &db, flags, NULL) == SQLITE_OK ? LFR_OK : LFR_ERR_STORE;
+    if (!rc) {
+        sqlite3_extended_result_codes(db, 1);
+        sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+        rc = exec(db, "PRAGMA query_only = 1; SELECT count(*) FROM sqlite_schema;", "read");
+    }
+    if (rc) {
+        if (!db) lfr__err(LFR_ERR_NOMEM, "out of memory");
+        sqlite3_close(db);
+        return rc;
+    }
+    *out = db;
+    return LFR_OK;
+}
+
+static int sq_open_readonly(const char *path, void **db_out)
+{
+    *db_out = NULL;
+    sqlite3 *db = NULL;
+    int rc = ro_try(path, 0, &db);
+    if (rc) {
+        /* A WAL database in a folder this user may not write (an evidential
+         * copy) opens only if its -shm file was copied too. With no -wal
+         * file, or an empty one, nothing is lost by reading the main file
+         * as immutable; otherwise the -wal holds committed changes that
+         * would be missed, and reading must stop. */
+        char why[512], wal[4200], uri[12600];
+        snprintf(why, sizeof why, "%s", lfr_errmsg());
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        struct stat st;
+        if (stat(wal, &st) == 0 && st.st_size > 0)
+            return lfr__err(LFR_ERR_STORE,
+                            "%s: %s; its -wal file holds changes that cannot be read without "
+                            "its -shm file in a folder it may not write: copy the home with "
+                            "lfr.db-shm, or into a writable folder",
+                            path, why);
+        size_t k = (size_t)snprintf(uri, sizeof uri, "file:");
+        for (const char *c = path; *c && k + 4 < sizeof uri; c++)
+            k += (size_t)(*c == '%' || *c == '?' || *c == '#'
+                              ? snprintf(uri + k, sizeof uri - k, "%%%02X", (unsigned char)*c)
+                              : snprintf(uri + k, sizeof uri - k, "%c", *c));
+        snprintf(uri + k, sizeof uri - k, "?immutable=1");
+        rc = ro_try(uri, 1, &db);
+        if (rc) return lfr__err_prefix(rc, path);
     }
     *db_out = db;
     return LFR_OK;
@@ -360,6 +419,14 @@ static int sq_audit_each(void *db, const lfr_audit_filter *f,
         e.action = col_text(st, 3);
         e.object = col_text(st, 4);
         e.detail = col_text(st, 5);
+        /* The byte lengths as stored (a NUL byte does not end a field), and
+         * whether every field is stored as text. */
+        size_t *len[5] = {&e.n_time, &e.n_actor, &e.n_action, &e.n_object, &e.n_detail};
+        e.malformed = 0;
+        for (int i = 0; i < 5; i++) {
+            *len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
+            if (sqlite3_column_type(st, i + 1) != SQLITE_TEXT) e.malformed = 1;
+        }
         col_hash(st, 6, e.prev_hash);
         col_hash(st, 7, e.hash);
         rc = fn(&e, ctx);
@@ -845,9 +912,116 @@ static int sq_media_used(void *db, const char *name, int *used_out)
     return rc;
 }
 
+/* ---- The transparency log ------------------------------------------------------ */
+
+static int sq_log_head_get(void *db, lfr__log_head *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    int rc = prepare(db, "SELECT size, frontier, note FROM log_head WHERE id = 1;", &st);
+    if (rc) return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        sqlite3_int64 size = sqlite3_column_int64(st, 0);
+        int nf = sqlite3_column_bytes(st, 1), nn = sqlite3_column_bytes(st, 2);
+        if (size < 0 || sqlite3_column_type(st, 1) != SQLITE_BLOB || nf > LFR__FRONTIER_MAX ||
+            sqlite3_column_type(st, 2) != SQLITE_TEXT || nn >= LFR__HEAD_NOTE_MAX) {
+            rc = lfr__err(LFR_ERR_TAMPERED, "the log's signed head (log_head) is malformed");
+        } else {
+            out->size = (uint64_t)size;
+            out->n_frontier = (size_t)nf;
+            if (nf) memcpy(out->frontier, sqlite3_column_blob(st, 1), (size_t)nf);
+            out->n_note = (size_t)nn;
+            memcpy(out->note, sqlite3_column_text(st, 2), (size_t)nn);
+            out->note[nn] = 0;
+        }
+    } else if (step == SQLITE_DONE) {
+        rc = lfr__err(LFR_ERR_NOT_FOUND, "the log has no signed head");
+    } else {
+        rc = db_err(db, "read the log's head");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_log_head_put(void *db, const lfr__log_head *h)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT OR REPLACE INTO log_head (id, size, frontier, note)"
+                     " VALUES (1, ?1, ?2, ?3);",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)h->size);
+    sqlite3_bind_blob(st, 2, h->frontier, (int)h->n_frontier, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, h->note, (int)h->n_note, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? LFR_OK : db_err(db, "write the log's head");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_log_checkpoint_add(void *db, uint64_t size, const char *time, const char *reason,
+                                 const char *note)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "INSERT OR IGNORE INTO log_checkpoints (size, time, reason, note)"
+                     " VALUES (?1, ?2, ?3, ?4);",
+                     &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    sqlite3_bind_text(st, 2, time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, note, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? LFR_OK : db_err(db, "publish a checkpoint");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_log_checkpoint_last(void *db, uint64_t *size_out, char time_out[LFR__TIME_LEN])
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "SELECT size, time FROM log_checkpoints ORDER BY size DESC LIMIT 1;", &st);
+    if (rc) return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        sqlite3_int64 size = sqlite3_column_int64(st, 0);
+        *size_out = size < 0 ? 0 : (uint64_t)size;
+        snprintf(time_out, LFR__TIME_LEN, "%s", col_text(st, 1));
+    } else if (step == SQLITE_DONE) {
+        rc = lfr__err(LFR_ERR_NOT_FOUND, "no checkpoint published yet");
+    } else {
+        rc = db_err(db, "read checkpoints");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_log_checkpoint_each(void *db,
+                                  int (*fn)(uint64_t size, const char *time, const char *reason,
+                                            const char *note, void *ctx),
+                                  void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc =
+        prepare(db, "SELECT size, time, reason, note FROM log_checkpoints ORDER BY size;", &st);
+    if (rc) return rc;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 size = sqlite3_column_int64(st, 0);
+        rc = fn(size < 0 ? 0 : (uint64_t)size, col_text(st, 1), col_text(st, 2), col_text(st, 3),
+                ctx);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = db_err(db, "read checkpoints");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 const lfr__backend lfr__sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
+    .open_readonly = sq_open_readonly,
     .close = sq_close,
     .begin = sq_begin,
     .commit = sq_commit,
@@ -891,4 +1065,9 @@ const lfr__backend lfr__sqlite_backend = {
     .audit_head = sq_audit_head,
     .audit_insert = sq_audit_insert,
     .audit_each = sq_audit_each,
+    .log_head_get = sq_log_head_get,
+    .log_head_put = sq_log_head_put,
+    .log_checkpoint_add = sq_log_checkpoint_add,
+    .log_checkpoint_last = sq_log_checkpoint_last,
+    .log_checkpoint_each = sq_log_checkpoint_each,
 };

@@ -85,31 +85,43 @@ static int create_private_file(const char *path, const void *data, size_t size)
 int lfr__store_begin(lfr_store *s)
 {
     s->head_pending = 0;
-    return s->be->begin(s->db);
+    if (s->readonly) return lfr__err(LFR_ERR_DENIED, "%s: opened read-only", s->home);
+    int rc = s->be->begin(s->db);
+    /* The log's guard runs inside the transaction, so that no other writer
+     * moves the log between the check and the appends. */
+    if (!rc) rc = lfr__log_begin(s);
+    if (rc) s->be->rollback(s->db);
+    return rc;
 }
 
 int lfr__store_commit(lfr_store *s)
 {
     s->committed = 0;
-    int rc = s->be->commit(s->db);
+    int rc = lfr__log_seal(s);
+    if (!rc) rc = s->be->commit(s->db);
     if (!rc) s->committed = 1;
     if (rc) {
         s->be->rollback(s->db);
+        lfr__log_rollback(s);
         s->head_pending = 0;
         return rc;
     }
-    if (s->head_pending) {
+    if (lfr__log_active(s)) {
+        s->head_pending = 0;
+        rc = lfr__log_after_commit(s);
+    } else if (s->head_pending) {
+        /* A home before the log (migrating to it): the old anchor. */
         s->head_pending = 0;
         rc = lfr__audit_anchor_write(s->home, s->head_seq, s->head_hash);
-        if (rc)
-            return lfr__err_prefix(rc, "the change was committed, but audit.head was not updated");
     }
+    if (rc) return lfr__err_prefix(rc, "the change was committed, but audit.head was not updated");
     return LFR_OK;
 }
 
 void lfr__store_rollback(lfr_store *s)
 {
     s->be->rollback(s->db);
+    lfr__log_rollback(s);
     s->head_pending = 0;
 }
 
@@ -232,6 +244,38 @@ int lfr_store_open(const char *home, lfr_store **store_out)
     *store_out = NULL;
     if (rc) return rc;
     rc = lfr__store_migrate(s, s->be->schema_latest());
+    if (!rc) rc = lfr__log_open(s, 0);
+    if (rc) {
+        lfr_store_close(s);
+        return rc;
+    }
+    *store_out = s;
+    return LFR_OK;
+}
+
+int lfr_store_open_readonly(const char *home, lfr_store **store_out)
+{
+    *store_out = NULL;
+    if (!home || !*home) return lfr__err(LFR_ERR_INVALID, "no home folder given");
+    if (sodium_init() < 0) return lfr__err(LFR_ERR_BACKEND, "libsodium initialisation failed");
+    char db[4096];
+    int rc = home_path(home, "lfr.db", db, sizeof db);
+    if (rc) return rc;
+    struct stat st;
+    if (stat(db, &st)) return lfr__err(LFR_ERR_NOT_FOUND, "%s: not an lfr home (no lfr.db)", home);
+    lfr_store *s = calloc(1, sizeof *s);
+    if (!s) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    s->be = &lfr__sqlite_backend;
+    s->readonly = 1;
+    s->home = strdup(home);
+    if (!s->home) rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
+    if (!rc) rc = s->be->open_readonly(db, &s->db);
+    if (!rc) rc = s->be->schema_version(s->db, &s->version);
+    if (!rc && (s->version > s->be->schema_latest() || s->version < 0))
+        rc = lfr__err(LFR_ERR_UNSUPPORTED,
+                      "%s: database schema version %d is not one this program reads (0 to %d)", db,
+                      s->version, s->be->schema_latest());
+    if (!rc) rc = lfr__log_open(s, 1);
     if (rc) {
         lfr_store_close(s);
         return rc;
@@ -247,6 +291,7 @@ void lfr_store_close(lfr_store *s)
         s->be->rollback(s->db);
         s->be->close(s->db);
     }
+    lfr__log_close(s);
     lfr__key_free(s->key);
     if (s->media_fd >= 0) close(s->media_fd);
     free(s->home);
@@ -339,6 +384,7 @@ static const struct {
     {LFR_ACTION_RETENTION_RUN, "retention.run", R(LFR_ROLE_ADMINISTRATOR)},
     {LFR_ACTION_POLICY_SET, "policy.set", R(LFR_ROLE_ADMINISTRATOR)},
     {LFR_ACTION_REPORT, "report", ALL},
+    {LFR_ACTION_AUDIT_REANCHOR, "audit.reanchor", R(LFR_ROLE_ADMINISTRATOR)},
 };
 #undef ALL
 #undef R

@@ -53,11 +53,24 @@ typedef struct lfr__alert_row {
     char recorded_at[32];
 } lfr__alert_row;
 
+/* The signed head of the transparency log as stored (log.c). */
+#define LFR__HEAD_NOTE_MAX 2048
+typedef struct lfr__log_head {
+    uint64_t size;
+    uint8_t frontier[LFR__FRONTIER_MAX];
+    size_t n_frontier;
+    char note[LFR__HEAD_NOTE_MAX]; /* NUL-terminated */
+    size_t n_note;
+} lfr__log_head;
+
 typedef struct lfr__backend {
     const char *name;
 
     /* Open the database at `path`; `create` allows creating it. */
     int (*open)(const char *path, int create, void **db_out);
+    /* Open an existing database to read only: nothing is written, not even
+     * a journal (lfr_store_open_readonly). */
+    int (*open_readonly)(const char *path, void **db_out);
     void (*close)(void *db);
 
     /* A write transaction (taken at once, so writers queue here rather than
@@ -165,6 +178,21 @@ typedef struct lfr__backend {
     int (*blob_get)(void *db, const char *name, size_t max_size, uint8_t **out, size_t *n_out);
     int (*blob_delete)(void *db, const char *name);
     int (*blob_each_stale)(void *db, int (*fn)(const char *name, void *ctx), void *ctx);
+
+    /* The transparency log (from lfr__sqlite_log_version on): its signed
+     * head, one row (LFR_ERR_NOT_FOUND when there is none; LFR_ERR_TAMPERED
+     * when it is malformed), written in the open transaction; and the
+     * published checkpoints, appended, the newest read (LFR_ERR_NOT_FOUND
+     * when none), and walked in size order. */
+    int (*log_head_get)(void *db, lfr__log_head *out);
+    int (*log_head_put)(void *db, const lfr__log_head *h);
+    int (*log_checkpoint_add)(void *db, uint64_t size, const char *time, const char *reason,
+                              const char *note);
+    int (*log_checkpoint_last)(void *db, uint64_t *size_out, char time_out[LFR__TIME_LEN]);
+    int (*log_checkpoint_each)(void *db,
+                               int (*fn)(uint64_t size, const char *time, const char *reason,
+                                         const char *note, void *ctx),
+                               void *ctx);
 } lfr__backend;
 
 extern const lfr__backend lfr__sqlite_backend;
@@ -210,10 +238,16 @@ int lfr__sq_media_used_v5(void *db, const char *name, int *used_out);
 /* SQLite schema steps: lfr__sqlite_migrations[i] takes version i to i + 1. */
 extern const char *const lfr__sqlite_migrations[];
 extern const int lfr__sqlite_n_migrations;
+/* The schema version that adds the transparency log's tables. */
+extern const int lfr__sqlite_log_version;
+
+struct lfr__log;
 
 struct lfr_store {
     const lfr__backend *be;
     void *db;
+    struct lfr__log *log; /* the transparency log's state (log.c) */
+    int readonly;         /* lfr_store_open_readonly: every write is refused */
     char *home;
     int media_fd; /* home/media, opened once (media.c) */
     uint8_t *key; /* LFR__KEY_BYTES in sodium_malloc'd memory */
@@ -349,6 +383,34 @@ int lfr__audit_anchor_write(const char *home, uint64_t seq, const uint8_t hash[L
 /* Read home/audit.head: 1 and (seq, hash) when present and well formed, 0
  * when it does not exist, -1 (message set) when it is malformed. */
 int lfr__audit_anchor_read(const char *home, uint64_t *seq, uint8_t hash[LFR_HASH_BYTES]);
+
+/* ---- log.c: the transparency log in the home ------------------------------- */
+
+/* After opening (and migrating): load log.pub and (unless readonly) log.key,
+ * and start the log of a home that has its tables but no signed head. */
+int lfr__log_open(lfr_store *s, int readonly);
+void lfr__log_close(lfr_store *s);
+
+/* Whether commits sign the log's head (schema with the log, started). */
+int lfr__log_active(const lfr_store *s);
+
+/* Inside lfr__store_begin: the guard (may this transaction extend the log?
+ * LFR_ERR_TAMPERED, writes stopped, if not). */
+int lfr__log_begin(lfr_store *s);
+/* After each entry is inserted: add its leaf to the pending tree. */
+int lfr__log_added(lfr_store *s, const lfr_audit_entry *e);
+/* Just before COMMIT: sign the new head, store it, publish a checkpoint if
+ * one is due. After it: write audit.head. On a rollback: forget. */
+int lfr__log_seal(lfr_store *s);
+int lfr__log_after_commit(lfr_store *s);
+void lfr__log_rollback(lfr_store *s);
+
+/* The tree over every entry as stored (re-anchoring, and a log started
+ * over a broken chain). */
+int lfr__log_rebuild(lfr_store *s, lfr__frontier *f_out);
+
+/* The home's trusted log keys (log.pub). */
+const lfr__verifier *lfr__log_trusted(const lfr_store *s, int *n_out);
 
 /* ---- verify_records.c: records against the entries that made them ----------- */
 

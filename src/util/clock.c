@@ -1,8 +1,11 @@
 /*
  * The clock behind every timestamp in the records, and the one ISO-8601
  * format they are written in. Tests of retention and reports move time with
- * LFR_FAKE_NOW instead of waiting for it; nothing else in the library reads
- * the system time for records.
+ * LFR_FAKE_NOW instead of waiting for it, in test builds only (the CMake
+ * option LFR_TESTING, on in the build trees the tests use, off for release
+ * and packaging): a release build reads the system clock whatever the
+ * environment says, so nobody sets the records' clock with a variable.
+ * Nothing else in the library reads the system time for records.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,13 +92,24 @@ void lfr__time_format(int64_t ms, char out[LFR__TIME_LEN])
     out[LFR__TIME_LEN - 1] = 0;
 }
 
+int lfr__clock_is_testing(void)
+{
+#ifdef LFR_TESTING
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int lfr__clock_now_ms(int64_t *ms_out)
 {
+#ifdef LFR_TESTING
     const char *fake = getenv("LFR_FAKE_NOW");
     if (fake && *fake) {
         int rc = lfr__time_parse(fake, ms_out);
         return rc ? lfr__err_prefix(rc, "LFR_FAKE_NOW") : LFR_OK;
     }
+#endif
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     *ms_out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

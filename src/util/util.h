@@ -30,13 +30,31 @@ int lfr__read_file(const char *path, size_t max_size, uint8_t **data_out, size_t
 /* The same from an open descriptor, read to its end; `name` is for messages. */
 int lfr__read_fd(int fd, const char *name, size_t max_size, uint8_t **data_out, size_t *size_out);
 
+/* Read a small file whole into buf (cap bytes, which it must be smaller
+ * than), without following a final symbolic link; a regular file only,
+ * and with `private`, one that neither group nor others may read
+ * (LFR_ERR_DENIED). LFR_ERR_NOT_FOUND when it does not exist. */
+int lfr__file_read_small(const char *path, int private, char *buf, size_t cap, size_t *n_out);
+
+/* Create `path`, which must not exist, with `mode` whatever the umask, and
+ * the n bytes of data, synced with its folder. */
+int lfr__file_create(const char *path, const void *data, size_t n, unsigned mode);
+
+/* Replace `path` atomically (write path.tmp, sync, rename, sync the
+ * folder) with the n bytes of data, mode `mode`. */
+int lfr__file_replace(const char *path, const void *data, size_t n, unsigned mode);
+
 /* Hex sha256 of a buffer into out[65]. */
 void lfr__sha256_hex(const uint8_t *data, size_t size, char out[65]);
 
 /* The one clock every timestamp comes from: milliseconds since the Unix
- * epoch, UTC, or the time in $LFR_FAKE_NOW when set (ISO-8601, see
- * lfr__time_parse). LFR_ERR_INVALID when LFR_FAKE_NOW does not parse. */
+ * epoch, UTC; in test builds (LFR_TESTING) the time in $LFR_FAKE_NOW when
+ * set (ISO-8601, see lfr__time_parse; LFR_ERR_INVALID when it does not
+ * parse). Release builds never read LFR_FAKE_NOW. */
 int lfr__clock_now_ms(int64_t *ms_out);
+
+/* 1 in a test build (LFR_FAKE_NOW honoured), 0 in a release build. */
+int lfr__clock_is_testing(void);
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters and a NUL) for a time in ms. */
 #define LFR__TIME_LEN 25
@@ -52,6 +70,10 @@ int lfr__clock_now(char out[LFR__TIME_LEN]);
 /* A filter time as given (a date or a time) in the stored form; a date
  * alone as an upper bound means the end of that day. */
 int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN]);
+
+/* 1 when the n bytes at s are well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing past U+10FFFF), else 0 (json.c). */
+int lfr__utf8_valid(const char *s, size_t n);
 
 /* Append `s` to the JSON text in buf (capacity cap, NUL-terminated) as a
  * quoted, escaped JSON string; truncates safely (json.c). */

@@ -9,6 +9,11 @@
 /* init, user, audit, ... (the records: src/store, src/audit). */
 int lfr_cli_records(const char *cmd, int argc, char **argv);
 
+/* audit and witness (audit.c): verify, list, checkpoint, prove, reanchor;
+ * witness init, cosign, show. */
+int lfr_cli_audit(int argc, char **argv);
+int lfr_cli_witness(int argc, char **argv);
+
 /* deployment, alert, policy, retention, report (deploy.c). */
 int lfr_cli_deploy(const char *cmd, int argc, char **argv);
 
@@ -30,5 +35,6 @@ int lfr_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2
 
 /* Their lines for the usage screen. */
 extern const char lfr_cli_records_usage[];
+extern const char lfr_cli_audit_usage[];
 
 #endif

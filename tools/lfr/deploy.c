@@ -393,9 +393,11 @@ static int cmd_alert(int argc, char **argv)
 
 static void print_policy(const lfr_policy *p)
 {
-    printf("alert_crop_days\t%lld\nsnapshot_purge_hours\t%lld\nexpired_subject_days\t%lld\n",
+    printf("alert_crop_days\t%lld\nsnapshot_purge_hours\t%lld\nexpired_subject_days\t%lld\n"
+           "checkpoint_entries\t%lld\ncheckpoint_minutes\t%lld\n",
            (long long)p->alert_crop_days, (long long)p->snapshot_purge_hours,
-           (long long)p->expired_subject_days);
+           (long long)p->expired_subject_days, (long long)p->checkpoint_entries,
+           (long long)p->checkpoint_minutes);
     if (p->set_by[0])
         printf("last changed %s by %s\n", p->set_at, p->set_by);
     else

@@ -71,6 +71,7 @@ static void usage(FILE *f)
 {
     fputs(usage_text, f);
     fputs(lfr_cli_records_usage, f);
+    fputs(lfr_cli_audit_usage, f);
 }
 
 int lfr_cli_fail(const char *fmt, ...)

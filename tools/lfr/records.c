@@ -1,6 +1,6 @@
 /*
- * The record-keeping subcommands: init, user, audit, sharing, evaluation,
- * subject, watchlist.
+ * The record-keeping subcommands: init, user, sharing, evaluation,
+ * subject, watchlist (audit and witness: audit.c).
  * Written on the public API (lfr/store.h) only. Every command that changes
  * anything, or reads records, runs as a user named with --user, whose
  * password comes from
@@ -33,11 +33,6 @@ const char lfr_cli_records_usage[] =
     "                                 administrator, needs no --user; the new password\n"
     "                                 from $LFR_NEW_PASSWORD or asked twice\n"
     "  user list --user NAME          users and roles\n"
-    "  audit verify                   check the whole audit chain; names the first\n"
-    "                                 broken entry\n"
-    "  audit list --user NAME [--actor A] [--action X] [--object O] [--from T] [--to T]\n"
-    "                                 audit entries; T is 2026-11-24 or\n"
-    "                                 2026-11-24T09:30:00Z (UTC), both ends inclusive\n"
     "  sharing add --user ADMIN --recipient R --purpose P --legal-basis L --dataset D\n"
     "              --images N --security S [--date T]\n"
     "                                 record data shared outside the force (date: now)\n"
@@ -81,7 +76,8 @@ const char lfr_cli_records_usage[] =
     "  policy show                    the retention policy in force\n"
     "  policy set KEY VALUE --user ADMIN\n"
     "                                 alert_crop_days (31), snapshot_purge_hours (24),\n"
-    "                                 expired_subject_days (0)\n"
+    "                                 expired_subject_days (0), checkpoint_entries (1000),\n"
+    "                                 checkpoint_minutes (60)\n"
     "  retention run --user ADMIN     delete what the policy says is due; prints\n"
     "                                 what was deleted (receipts in the audit chain)\n"
     "  run --deployment ID --user NAME [--events FILE|-] [--realtime] [--loop]\n"
@@ -326,53 +322,6 @@ static int cmd_user(int argc, char **argv)
     if (!rc && lfr_store_user_add(st, o.user ? &me : NULL, o.pos[0], role, pw)) rc = lib_fail();
     sodium_memzero(pw, sizeof pw);
     if (!rc) printf("added %s (%s)\n", o.pos[0], lfr_role_name(role));
-    lfr_store_close(st);
-    return rc;
-}
-
-static int print_entry(const lfr_audit_entry *e, void *ctx)
-{
-    (void)ctx;
-    printf("%llu\t%s\t%s\t%s\t%s\t%s\n", (unsigned long long)e->seq, e->time, e->actor, e->action,
-           e->object, e->detail);
-    return 0;
-}
-
-static int cmd_audit(int argc, char **argv)
-{
-    if (argc < 1) return usage_error("usage: lfr audit verify|list ...");
-    const char *sub = argv[0];
-    ropts o;
-    lfr_store *st = NULL;
-    if (!strcmp(sub, "verify")) {
-        int rc = parse(argc - 1, argv + 1, "", 0, &o);
-        if (rc) return rc;
-        if (lfr_store_open(o.home, &st)) return lib_fail();
-        lfr_audit_verdict v;
-        rc = lfr_audit_verify(st, &v);
-        lfr_store_close(st);
-        if (rc == LFR_ERR_TAMPERED && v.first_bad)
-            return fail("audit entry %llu: %s", (unsigned long long)v.first_bad, v.reason);
-        if (rc == LFR_ERR_TAMPERED) return fail("audit: %s", v.reason);
-        if (rc) return lib_fail();
-        char hex[2 * LFR_HASH_BYTES + 1];
-        sodium_bin2hex(hex, sizeof hex, v.head_hash, LFR_HASH_BYTES);
-        printf("audit chain ok: %llu entries, head %llu %s\n", (unsigned long long)v.n_entries,
-               (unsigned long long)v.head_seq, hex);
-        if (v.unanchored)
-            printf("note: %llu newest entries are after the anchor in audit.head (entry %llu): "
-                   "a crash between a commit and the anchor update, or entries added outside "
-                   "lfr\n",
-                   (unsigned long long)v.unanchored, (unsigned long long)v.anchor_seq);
-        return 0;
-    }
-    if (strcmp(sub, "list")) return usage_error("unknown command 'audit %s'", sub);
-    int rc = parse(argc - 1, argv + 1, "--user --actor --action --object --from --to", 0, &o);
-    if (rc) return rc;
-    lfr_user me;
-    if ((rc = open_as(&o, &st, &me))) return rc;
-    lfr_audit_filter f = {o.actor, o.action, o.object, o.from, o.to};
-    if (lfr_audit_list(st, &me, &f, print_entry, NULL)) rc = lib_fail();
     lfr_store_close(st);
     return rc;
 }
@@ -663,7 +612,8 @@ int lfr_cli_records(const char *cmd, int argc, char **argv)
 {
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
     if (!strcmp(cmd, "user")) return cmd_user(argc, argv);
-    if (!strcmp(cmd, "audit")) return cmd_audit(argc, argv);
+    if (!strcmp(cmd, "audit")) return lfr_cli_audit(argc, argv);
+    if (!strcmp(cmd, "witness")) return lfr_cli_witness(argc, argv);
     if (!strcmp(cmd, "sharing")) return cmd_sharing(argc, argv);
     if (!strcmp(cmd, "evaluation")) return cmd_evaluation(argc, argv);
     if (!strcmp(cmd, "subject")) return cmd_subject(argc, argv);
