@@ -268,4 +268,9 @@ typedef struct lfr__witness_state {
 int lfr__witness_state_parse(const char *in, size_t n, lfr__witness_state *out);
 int lfr__witness_state_format(const lfr__witness_state *st, char *out, size_t cap, size_t *n_out);
 
+/* Check a witness request against a state, as cosigning does (without the
+ * key, the files or the lock): OK with the checkpoint it would cosign. */
+int lfr__witness_check(const lfr__witness_state *st, const char *req, size_t n,
+                       lfr__checkpoint *cp_out);
+
 #endif

@@ -232,6 +232,18 @@ static int check_request(const lfr__witness_state *st, const char *req, size_t n
     return LFR_OK;
 }
 
+int lfr__witness_check(const lfr__witness_state *st, const char *req, size_t n,
+                       lfr__checkpoint *cp_out)
+{
+    lfr__proof_text r;
+    lfr__note *note = malloc(sizeof *note);
+    if (!note) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    int rc = check_request(st, req, n, &r, note, cp_out);
+    lfr__proof_text_free(&r);
+    free(note);
+    return rc;
+}
+
 int lfr_witness_cosign(const char *dir, const char *request, size_t n, char **note_out,
                        size_t *n_out)
 {

@@ -817,11 +817,21 @@ static void test_lifecycle(void **state)
     assert_int_equal(count_action(&h, "alert.adjudicate"), 4);
     verify_ok(s);
 
+    /* The log published a checkpoint covering the start entry. */
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM log_checkpoints WHERE reason ="
+                                   " 'deployment.start' AND size = (SELECT seq FROM audit WHERE"
+                                   " action = 'deployment.start')"),
+                     1);
+
     /* Stop: the final counters go into the chain; nothing runs after. */
     at("2026-11-01T12:00:00.000Z");
     ok(lfr_store_deployment_stop(s, &u.op, d1));
     ok(lfr_store_deployment_get(s, &u.op, d1, &d));
     assert_int_equal(d.state, LFR_DEPLOYMENT_STOPPED);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM log_checkpoints WHERE reason ="
+                                   " 'deployment.stop' AND size = (SELECT seq FROM audit WHERE"
+                                   " action = 'deployment.stop')"),
+                     1);
     assert_string_equal(d.stopped_by, "op");
     char detail[2000];
     raw_text(&h, "SELECT detail FROM audit WHERE action = 'deployment.stop'", detail,
