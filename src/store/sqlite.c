@@ -412,6 +412,10 @@ static int sq_audit_each(void *db, const lfr_audit_filter *f,
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         lfr_audit_entry e;
+        /* Types first: reading a column as text converts it. */
+        e.malformed = 0;
+        for (int i = 1; i <= 5; i++)
+            if (sqlite3_column_type(st, i) != SQLITE_TEXT) e.malformed = 1;
         sqlite3_int64 seq = sqlite3_column_int64(st, 0);
         e.seq = seq < 0 ? 0 : (uint64_t)seq;
         e.time = col_text(st, 1);
@@ -419,14 +423,10 @@ static int sq_audit_each(void *db, const lfr_audit_filter *f,
         e.action = col_text(st, 3);
         e.object = col_text(st, 4);
         e.detail = col_text(st, 5);
-        /* The byte lengths as stored (a NUL byte does not end a field), and
-         * whether every field is stored as text. */
+        /* The byte lengths as stored (a NUL byte does not end a field). */
         size_t *len[5] = {&e.n_time, &e.n_actor, &e.n_action, &e.n_object, &e.n_detail};
-        e.malformed = 0;
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 5; i++)
             *len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
-            if (sqlite3_column_type(st, i + 1) != SQLITE_TEXT) e.malformed = 1;
-        }
         col_hash(st, 6, e.prev_hash);
         col_hash(st, 7, e.hash);
         rc = fn(&e, ctx);

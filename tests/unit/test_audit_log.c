@@ -292,6 +292,7 @@ static void test_lost_anchor_stops_writes(void **state)
     /* A malformed anchor: writes stop; re-anchoring keeps it as evidence. */
     s = populated(&h, &admin, &op);
     lfr_store_close(s);
+    home_file(&h, "audit.head", head, sizeof head);
     FILE *f = fopen(head, "w");
     assert_non_null(f);
     fputs("not a checkpoint\n", f);
@@ -672,6 +673,9 @@ static void test_rewrite_with_key(void **state)
 
     /* More honest entries: the log still extends what was kept, cosigned. */
     assert_int_equal(lfr_store_login(s, "admin", "wrong", &u), LFR_ERR_AUTH);
+    const char *more[3] = {"aud1", "aud2", "aud3"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lfr_store_user_add(s, &admin, more[i], LFR_ROLE_AUDITOR, OPER_PW), LFR_OK);
     lfr_store_close(s);
     lfr_audit_verify_config c = lfr_audit_verify_config_default();
     const char *wk[1] = {wi.key};
