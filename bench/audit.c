@@ -35,6 +35,12 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -100,22 +106,29 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s/lfr-bench-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) die("mkdtemp");
 
-    /* 1. Commit cost, log on and off, alternating rounds. */
+    /* 1. Commit cost, log on and off, in alternating rounds (the disk's
+     * fsync times wander on a shared machine): the medians of the rounds. */
+    enum { ROUNDS = 10 };
     lfr_store *on = make_home(dir, "on", 0);
     lfr_store *off = make_home(dir, "off", lfr__sqlite_log_version - 1);
-    double t_on = 0, t_off = 0;
-    for (int round = 0; round < 5; round++) {
+    double r_on[ROUNDS], r_off[ROUNDS];
+    int per = commits / ROUNDS > 0 ? commits / ROUNDS : 1;
+    for (int round = 0; round < ROUNDS; round++) {
         double t0 = now_s();
-        append(on, commits / 5, 1, round * commits);
+        append(on, per, 1, round * per);
         double t1 = now_s();
-        append(off, commits / 5, 1, round * commits);
-        t_off += now_s() - t1;
-        t_on += t1 - t0;
+        append(off, per, 1, round * per);
+        r_off[round] = (now_s() - t1) / per;
+        r_on[round] = (t1 - t0) / per;
     }
-    int done = commits / 5 * 5;
-    printf("commit of one entry: log on %.3f ms, before the log (schema %d) %.3f ms; "
-           "ratio %.2f (%d commits each, synchronous=FULL)\n",
-           1e3 * t_on / done, lfr__sqlite_log_version - 1, 1e3 * t_off / done, t_on / t_off, done);
+    qsort(r_on, ROUNDS, sizeof r_on[0], cmp_double);
+    qsort(r_off, ROUNDS, sizeof r_off[0], cmp_double);
+    double m_on = (r_on[ROUNDS / 2 - 1] + r_on[ROUNDS / 2]) / 2;
+    double m_off = (r_off[ROUNDS / 2 - 1] + r_off[ROUNDS / 2]) / 2;
+    int done = per * ROUNDS;
+    printf("commit of one entry (median of %d rounds of %d): log on %.3f ms, before the log "
+           "(schema %d) %.3f ms; ratio %.2f (synchronous=FULL)\n",
+           ROUNDS, per, 1e3 * m_on, lfr__sqlite_log_version - 1, 1e3 * m_off, m_on / m_off);
     lfr_store_close(off);
 
     /* 2. Verification of a large home. */

@@ -25,14 +25,17 @@
  * crash leaves neither. Each entry holds the BLAKE2b-256 hash of its
  * contents and of the previous entry's hash; lfr_audit_verify() recomputes
  * the chain and names the first entry that was edited, deleted, inserted or
- * reordered. After each commit the newest (seq, hash) is also written to the
- * file audit.head in the home, so that deleting the newest entries, which
- * leaves a chain that is consistent by itself, is detected too.
+ * reordered. The entries are also the leaves of a Merkle tree whose head
+ * every commit signs with the home's log key (lfr/log.h); the signed head
+ * is also written to the file audit.head in the home, so that an entry
+ * added without the key, and deleting the newest entries, which leaves a
+ * chain that is consistent by itself, are detected too.
  *
  * Time. Every timestamp is UTC, ISO-8601 with milliseconds
- * ("2026-11-24T09:30:00.000Z"), read from one clock. The environment variable
- * LFR_FAKE_NOW (same format, or a date alone) fixes that clock, for tests
- * that simulate time.
+ * ("2026-11-24T09:30:00.000Z"), read from one clock. In test builds only
+ * (CMake option LFR_TESTING), the environment variable LFR_FAKE_NOW (same
+ * format, or a date alone) fixes that clock, for tests that simulate time;
+ * release builds ignore it.
  *
  * Threads. A store handle is used by one thread at a time; several processes
  * may open the same home (the database serialises writers, waiting up to
@@ -868,7 +871,8 @@ typedef struct lfr_audit_verdict {
  * the newest policy.set entry; as many entries as rows (first_bad names
  * the entry, or is 0 for a row with no entry or a missing row). Returns LFR_OK, or LFR_ERR_TAMPERED
  * with verdict_out->first_bad and reason set (also in lfr_errmsg()); other codes for a database
- * that cannot be read. */
+ * that cannot be read. The transparency log's checks (lfr/log.h) come first:
+ * this is lfr_audit_verify_with() with the default configuration. */
 int lfr_audit_verify(lfr_store *store, lfr_audit_verdict *verdict_out);
 
 #ifdef __cplusplus
