@@ -28,7 +28,7 @@ static void setup(void)
         "openlfr.local/cdef26daa7aa2bb2+7ed6e222+ATPYkesoOO8AmrSbPWZwTxfkPINhe0V8mx7F4EAZEXTd";
     static const char wk[] =
         "ipco.example/witness+68566158+BFTdl8Z+CtPW617yo50lksL/hTvg8a4mkMECk81JY0G7";
-    /* The keys of the notes in the seed corpus (tests/fuzz/corpus/fuzz_note). */
+    /* The keys of the notes in the seed corpus (tests/fuzz/corpus/note). */
     if (lfr__verifier_parse(lk, strlen(lk), &log_key) ||
         lfr__verifier_parse(wk, strlen(wk), &witness_key))
         abort();

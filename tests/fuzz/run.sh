@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every libFuzzer target (tests/fuzz/fuzz_*.c) for a while, each from
-# its committed seed corpus (tests/fuzz/corpus/<target>/, copied, so that
-# the committed one is not changed), under ASan and UBSan: any crash, leak,
-# timeout or sanitizer report fails. Builds its own clang tree with
+# its committed seed corpus (tests/fuzz/corpus/<name>/ for fuzz_<name>,
+# copied, so that the committed one is not changed), under ASan and UBSan:
+# any crash, leak, timeout or sanitizer report fails. Builds its own clang tree with
 # -DLFR_FUZZ=ON; skipped (exit 77) when clang or libFuzzer is missing.
 #
 #   tests/fuzz/run.sh SOURCE BUILD [SECONDS]     (default 60 s a target)
@@ -42,9 +42,11 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 for t in "${targets[@]}"; do
     mkdir -p "$tmp/$t"
-    [ -d "$src/tests/fuzz/corpus/$t" ] && cp "$src/tests/fuzz/corpus/$t"/* "$tmp/$t"/ 2>/dev/null
+    for c in "$src/tests/fuzz/corpus/${t#fuzz_}" "$src/tests/fuzz/corpus/$t"; do
+        [ -d "$c" ] && cp -r "$c"/. "$tmp/$t"/ 2>/dev/null
+    done
     seeds=$(ls "$tmp/$t" | wc -l)
-    if "$out/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 \
+    if "$out/$t" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 \
         -artifact_prefix="$tmp/$t-" "$tmp/$t" >"$tmp/$t.log" 2>&1; then
         echo "ok   $t: $(grep -Eo 'Done [0-9]+ runs' "$tmp/$t.log" | tail -1) (from $seeds seeds, ${seconds} s)"
     else
