@@ -24,26 +24,8 @@
 
 #include "face/face.h"
 #include "image/image.h"
+#include "bench.h"
 #include "lfr/lfr.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 typedef struct result {
     double embed_infer, embed_call, detect_frame, detect_tiled;
@@ -113,21 +95,6 @@ static int run_ours(const char *models, int threads, int runs, const lfr_image *
     return 0;
 }
 
-/* A number from the peer's JSON: "key": value (null gives NaN). */
-static double json_get(const char *json, const char *key)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NAN;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    char *end;
-    double v = strtod(p, &end);
-    return end == p ? NAN : v;
-}
-
 static int run_peer(const char *models, const char *rgb, int w, int h, int threads, int runs,
                     result *r)
 {
@@ -144,9 +111,9 @@ static int run_peer(const char *models, const char *rgb, int w, int h, int threa
     if (pclose(p) != 0 || n == 0) return 1;
     char k[64];
     snprintf(k, sizeof k, "embed_ms_per_face_t%d", threads);
-    r->embed_infer = r->embed_call = json_get(buf, k);
+    r->embed_infer = r->embed_call = json_number(buf, NULL, k);
     snprintf(k, sizeof k, "detect_ms_per_frame_t%d", threads);
-    r->detect_frame = json_get(buf, k);
+    r->detect_frame = json_number(buf, NULL, k);
     r->detect_tiled = NAN;
     return isnan(r->embed_infer) || isnan(r->detect_frame);
 }

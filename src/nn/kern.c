@@ -4,9 +4,11 @@
  * normalisation, reductions, batched matrix products of two activations,
  * transposes, slices, concatenations and reshapes. They run between XNNPACK
  * runtimes (xnn.c), on the runtime's thread pool when it has one, and never
- * allocate. GELU and layer normalisation are the hot ones in EdgeFace: they
- * have AVX2+FMA versions chosen at run time and portable fallbacks. Each
- * kernel is tested against its naive reference in ref.c.
+ * allocate. Also depthwise convolutions with windows larger than XNNPACK's
+ * microkernels (7 x 7, 9 x 9). The hot ones in EdgeFace (GELU, layer
+ * normalisation, matrix products, large depthwise convolutions) have
+ * AVX2+FMA versions chosen at run time and portable fallbacks. Each kernel
+ * is tested against its naive reference in ref.c.
  *
  * erf uses the rational approximation of Eigen's generic_fast_erf_float
  * (odd degree-13 numerator over even degree-8 denominator, input clamped to
@@ -194,32 +196,139 @@ typedef struct mm_ctx {
     int trans_b;
 } mm_ctx;
 
-/* One output row (batch t = row / M, row i = row % M). */
+/* Dot product of two rows of n floats, 8 lanes at a time. */
+AVX2 static float dot_avx2(const float *a, const float *b, size_t n)
+{
+    __m256 acc = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+    float lanes[8], sum = 0;
+    _mm256_storeu_ps(lanes, acc);
+    for (int i = 0; i < 8; i++)
+        sum += lanes[i];
+    for (; k < n; k++)
+        sum += a[k] * b[k];
+    return sum;
+}
+
+/* y[0..n) += a * x[0..n). */
+AVX2 static void axpy_avx2(float a, const float *x, float *y, size_t n)
+{
+    __m256 a8 = _mm256_set1_ps(a);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(y + j,
+                         _mm256_fmadd_ps(a8, _mm256_loadu_ps(x + j), _mm256_loadu_ps(y + j)));
+    for (; j < n; j++)
+        y[j] += a * x[j];
+}
+
+/* One output row (batch row / M). */
 static void mm_row(void *ctx, size_t row)
 {
     const mm_ctx *c = ctx;
-    size_t t = row / c->M, i = row % c->M;
-    const float *A = c->a + row * c->K, *B = c->b + t * c->bstride;
+    const float *A = c->a + row * c->K, *B = c->b + row / c->M * c->bstride;
     float *Y = c->y + row * c->N;
+    int avx = have_avx2();
     if (c->trans_b) {
         for (size_t j = 0; j < c->N; j++) {
             const float *Bj = B + j * c->K;
+            if (avx) {
+                Y[j] = dot_avx2(A, Bj, c->K);
+                continue;
+            }
             float acc = 0;
             for (size_t k = 0; k < c->K; k++)
                 acc += A[k] * Bj[k];
             Y[j] = acc;
         }
-    } else {
-        for (size_t j = 0; j < c->N; j++)
-            Y[j] = 0;
-        for (size_t k = 0; k < c->K; k++) {
-            float a = A[k];
-            const float *Bk = B + k * c->N;
-            for (size_t j = 0; j < c->N; j++)
-                Y[j] += a * Bk[j];
-        }
+        return;
     }
-    (void)i;
+    for (size_t j = 0; j < c->N; j++)
+        Y[j] = 0;
+    for (size_t k = 0; k < c->K; k++) {
+        if (avx) {
+            axpy_avx2(A[k], B + k * c->N, Y, c->N);
+            continue;
+        }
+        for (size_t j = 0; j < c->N; j++)
+            Y[j] += A[k] * B[k * c->N + j];
+    }
+}
+
+/* ---- Depthwise convolution with large windows
+ * ------------------------------------------------------
+ *
+ * Debian's XNNPACK has depthwise microkernels for windows of up to 25 taps
+ * and runs larger ones (EdgeFace's 7 x 7 and 9 x 9) as grouped GEMMs of one
+ * channel each, about ten times slower than this: per output pixel, the
+ * channels of each tap are multiplied and added as contiguous vectors. */
+
+typedef struct dw_ctx {
+    const lfr__op *op;
+    const float *x, *w, *b;
+    float *y;
+    int H, W, C, OH, OW, KH, KW, pt, pl;
+    float lo, hi;
+} dw_ctx;
+
+AVX2 static void dw_acc_avx2(float *acc, const float *x, const float *w, int C)
+{
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(_mm256_loadu_ps(x + c), _mm256_loadu_ps(w + c),
+                                                  _mm256_loadu_ps(acc + c)));
+    for (; c < C; c++)
+        acc[c] += x[c] * w[c];
+}
+
+/* Output row r (over batch and height). */
+static void dw_row(void *ctx, size_t r)
+{
+    const dw_ctx *c = ctx;
+    const lfr__op *op = c->op;
+    int n = (int)r / c->OH, oy = (int)r % c->OH, avx = have_avx2();
+    for (int ox = 0; ox < c->OW; ox++) {
+        float *acc = c->y + (((size_t)n * c->OH + oy) * c->OW + ox) * c->C;
+        for (int k = 0; k < c->C; k++)
+            acc[k] = c->b ? c->b[k] : 0.0f;
+        for (int ky = 0; ky < c->KH; ky++) {
+            int iy = oy * op->stride_h - c->pt + ky * op->dil_h;
+            if (iy < 0 || iy >= c->H) continue;
+            for (int kx = 0; kx < c->KW; kx++) {
+                int ix = ox * op->stride_w - c->pl + kx * op->dil_w;
+                if (ix < 0 || ix >= c->W) continue;
+                const float *px = c->x + (((size_t)n * c->H + iy) * c->W + ix) * c->C;
+                const float *pw = c->w + ((size_t)ky * c->KW + kx) * c->C;
+                if (avx) {
+                    dw_acc_avx2(acc, px, pw, c->C);
+                    continue;
+                }
+                for (int k = 0; k < c->C; k++)
+                    acc[k] += px[k] * pw[k];
+            }
+        }
+        for (int k = 0; k < c->C; k++)
+            acc[k] = acc[k] < c->lo ? c->lo : acc[k] > c->hi ? c->hi : acc[k];
+    }
+}
+
+/* Whether op is a depthwise convolution for dw_row: one output channel per
+ * input channel, a window of more than 25 taps. */
+int lfr__kern_large_dwconv(const lfr__graph *g, const lfr__op *op)
+{
+    if (op->type != LFR__OP_DWCONV2D) return 0;
+    const lfr__tensor *w = &g->tensors[op->in[1]];
+    return w->dims[1] * w->dims[2] > 25 && w->dims[3] == g->tensors[op->in[0]].dims[3];
+}
+
+static int pad_start(int in, int out, int k, int s, int d, const lfr__op *op, int explicit_pad)
+{
+    if (op->padding == LFR__PAD_EXPLICIT) return explicit_pad;
+    if (op->padding != LFR__PAD_SAME) return 0;
+    int total = (out - 1) * s + (k - 1) * d + 1 - in;
+    return total > 0 ? total / 2 : 0;
 }
 
 /* ---- Data movement ------------------------------------------------------------------------------
@@ -377,20 +486,28 @@ static void softmax(lfr__shape xs, const float *x, float *y)
     }
 }
 
-static void resize_nearest(const lfr__op *op, lfr__shape xs, const float *x, float *y)
+typedef struct rn_ctx {
+    const float *x;
+    float *y;
+    size_t H, W, C, sh, sw;
+} rn_ctx;
+
+/* Input row r (over batch and height) to its sh output rows. */
+static void rn_row(void *ctx, size_t r)
 {
-    size_t N = (size_t)xs.d[0], H = (size_t)xs.d[1], W = (size_t)xs.d[2], C = (size_t)xs.d[3];
-    size_t sh = (size_t)op->scale_h, sw = (size_t)op->scale_w, OW = W * sw;
-    for (size_t n = 0; n < N; n++)
-        for (size_t iy = 0; iy < H; iy++) {
-            const float *src = x + (n * H + iy) * W * C;
-            float *row = y + ((n * H + iy) * sh) * OW * C;
-            for (size_t ix = 0; ix < W; ix++)
-                for (size_t k = 0; k < sw; k++)
-                    memcpy(row + (ix * sw + k) * C, src + ix * C, C * sizeof(float));
-            for (size_t k = 1; k < sh; k++)
-                memcpy(row + k * OW * C, row, OW * C * sizeof(float));
-        }
+    const rn_ctx *c = ctx;
+    size_t OW = c->W * c->sw, C = c->C;
+    const float *src = c->x + r * c->W * C;
+    float *row = c->y + r * c->sh * OW * C;
+    if (c->sw > 1) {
+        for (size_t ix = 0; ix < c->W; ix++)
+            for (size_t k = 0; k < c->sw; k++)
+                memcpy(row + (ix * c->sw + k) * C, src + ix * C, C * sizeof(float));
+    } else {
+        memcpy(row, src, c->W * C * sizeof(float));
+    }
+    for (size_t k = 1; k < c->sh; k++)
+        memcpy(row + k * OW * C, row, OW * C * sizeof(float));
 }
 
 /* ---- Entry points
@@ -399,6 +516,7 @@ static void resize_nearest(const lfr__op *op, lfr__shape xs, const float *x, flo
 int lfr__kern_has(const lfr__op *op)
 {
     switch (op->type) {
+    case LFR__OP_DWCONV2D: /* large windows only: lfr__kern_large_dwconv */
     case LFR__OP_TRANSPOSE:
     case LFR__OP_SLICE:
     case LFR__OP_CONCAT:
@@ -430,6 +548,31 @@ int lfr__kern_op(const lfr__graph *g, const lfr__op *op, int batch, const float 
     case LFR__OP_TRANSPOSE:
         transpose(op, xs, os, in[0], out);
         return LFR_OK;
+    case LFR__OP_DWCONV2D: {
+        if (!lfr__kern_large_dwconv(g, op)) break;
+        lfr__shape ws = lfr__graph_shape_of(g, op->in[1], batch);
+        dw_ctx c = {.op = op,
+                    .x = in[0],
+                    .w = in[1],
+                    .b = op->n_in > 2 && op->in[2] >= 0 ? in[2] : NULL,
+                    .y = out,
+                    .H = xs.d[1],
+                    .W = xs.d[2],
+                    .C = xs.d[3],
+                    .OH = os.d[1],
+                    .OW = os.d[2],
+                    .KH = ws.d[1],
+                    .KW = ws.d[2],
+                    .lo = -INFINITY,
+                    .hi = INFINITY};
+        c.pt = pad_start(c.H, c.OH, c.KH, op->stride_h, op->dil_h, op, op->pad[0]);
+        c.pl = pad_start(c.W, c.OW, c.KW, op->stride_w, op->dil_w, op, op->pad[1]);
+        if (op->act == LFR__ACT_RELU) c.lo = 0;
+        if (op->act == LFR__ACT_RELU6) c.lo = 0, c.hi = 6;
+        if (op->act == LFR__ACT_RELU_N1_TO_1) c.lo = -1, c.hi = 1;
+        pthreadpool_parallelize_1d(pool, dw_row, &c, (size_t)xs.d[0] * (size_t)c.OH, 0);
+        return LFR_OK;
+    }
     case LFR__OP_SLICE:
         slice(op, xs, in[0], out);
         return LFR_OK;
@@ -482,10 +625,19 @@ int lfr__kern_op(const lfr__graph *g, const lfr__op *op, int batch, const float 
     case LFR__OP_SOFTMAX:
         softmax(xs, in[0], out);
         return LFR_OK;
-    case LFR__OP_RESIZE_NEAREST:
-        resize_nearest(op, xs, in[0], out);
+    case LFR__OP_RESIZE_NEAREST: {
+        rn_ctx c = {.x = in[0],
+                    .y = out,
+                    .H = (size_t)xs.d[1],
+                    .W = (size_t)xs.d[2],
+                    .C = (size_t)xs.d[3],
+                    .sh = (size_t)op->scale_h,
+                    .sw = (size_t)op->scale_w};
+        pthreadpool_parallelize_1d(pool, rn_row, &c, (size_t)xs.d[0] * c.H, 0);
         return LFR_OK;
-    default:
-        return lfr__ref_op(g, op, batch, in, out);
     }
+    default:
+        break;
+    }
+    return lfr__ref_op(g, op, batch, in, out);
 }

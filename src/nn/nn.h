@@ -287,6 +287,11 @@ int lfr__kern_op(const lfr__graph *g, const lfr__op *op, int batch, const float 
 /* Whether lfr__kern_op has a fast kernel for op (else the reference runs). */
 int lfr__kern_has(const lfr__op *op);
 
+/* Whether op is a depthwise convolution with a window of more than 25 taps
+ * and one output per input channel: the executor runs those with our
+ * kernel, as Debian's XNNPACK has no microkernel for them. */
+int lfr__kern_large_dwconv(const lfr__graph *g, const lfr__op *op);
+
 /* ---- XNNPACK executor ------------------------------------------------------ */
 
 typedef struct lfr__xnn lfr__xnn;

@@ -4,9 +4,10 @@
  * Debian's XNNPACK (2022) has subgraph nodes for, or one operator run by the
  * project's own kernels (kern.c): concatenations, transposes, slices, layer
  * normalisation, GELU, matrix products of two activations and the like.
- * Nearest up-sampling by whole factors becomes a depthwise deconvolution
- * with a kernel of ones (exact copies), and a mean over height and width a
- * global average pooling, so that YuNet runs as one XNNPACK runtime.
+ * A mean over height and width becomes a global average pooling. Nearest
+ * up-sampling runs as our own kernel (row copies): XNNPACK has no node
+ * for it, and a depthwise deconvolution with a kernel of ones, which
+ * computes the same, took a tenth of YuNet's time.
  *
  * Tensors that cross from one step to another live in buffers owned here:
  * graph inputs and outputs each have their own, and the rest share one
@@ -59,7 +60,6 @@ struct lfr__xnn {
     size_t io_floats[2 * LFR__MAX_IO];
     int n_io;
     float *zeros; /* bias for layers that have none */
-    float *ones;  /* deconvolution kernels for nearest up-sampling */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -114,8 +114,9 @@ static int xnn_supports(const lfr__graph *g, const lfr__op *op)
 {
     const lfr__tensor *x = &g->tensors[op->in[0]];
     switch (op->type) {
-    case LFR__OP_CONV2D:
     case LFR__OP_DWCONV2D:
+        return !lfr__kern_large_dwconv(g, op);
+    case LFR__OP_CONV2D:
     case LFR__OP_ADD:
     case LFR__OP_SUB:
     case LFR__OP_MUL:
@@ -132,7 +133,6 @@ static int xnn_supports(const lfr__graph *g, const lfr__op *op)
     case LFR__OP_RESHAPE:
     case LFR__OP_SOFTMAX:
     case LFR__OP_FULLY_CONNECTED:
-    case LFR__OP_RESIZE_NEAREST:
         return 1;
     case LFR__OP_MAXPOOL2D:
         return op->filter_h * op->filter_w > 1;
@@ -318,20 +318,6 @@ static int define_op(builder *B, const lfr__op *op)
             if ((rc = static_value(B, B->x->zeros, 1, d1, &in[2])) != LFR_OK) return rc;
         }
         s = xnn_define_fully_connected(B->sg, lo, hi, in[0], in[1], in[2], out, 0);
-        break;
-    }
-    case LFR__OP_RESIZE_NEAREST: {
-        /* Each output pixel of a sh x sw block is its input pixel times one. */
-        size_t C = (size_t)x->dims[3], kd[4] = {C, (size_t)op->scale_h, (size_t)op->scale_w, 1};
-        size_t d1[1] = {C};
-        uint32_t w, b;
-        if ((rc = static_value(B, B->x->ones, 4, kd, &w)) != LFR_OK ||
-            (rc = static_value(B, B->x->zeros, 1, d1, &b)) != LFR_OK)
-            return rc;
-        s = xnn_define_deconvolution_2d(B->sg, 0, 0, 0, 0, 0, 0, (uint32_t)op->scale_h,
-                                        (uint32_t)op->scale_w, (uint32_t)op->scale_h,
-                                        (uint32_t)op->scale_w, 1, 1, (uint32_t)C, 1, 1, -INFINITY,
-                                        INFINITY, in[0], w, b, out, 0);
         break;
     }
     case LFR__OP_REDUCE_MEAN:
@@ -610,8 +596,8 @@ static int build(lfr__xnn *x)
         id[t] = ext[t] = XNN_INVALID_VALUE_ID;
     if ((rc = plan_steps(x, &P)) != LFR_OK || (rc = plan_buffers(x, &P)) != LFR_OK) goto out;
 
-    /* Constants the translations need: zero biases and deconvolution ones. */
-    size_t zeros = 1, ones = 1;
+    /* Zero biases for layers that have none, sized for the widest. */
+    size_t zeros = 1;
     for (int k = 0; k < g->n_ops; k++) {
         const lfr__op *op = &g->ops[k];
         if (x->steps[P.step_of[k]].kind != STEP_XNN) continue;
@@ -620,21 +606,12 @@ static int build(lfr__xnn *x)
         if (op->type == LFR__OP_CONV2D) c = (size_t)w->dims[0];
         if (op->type == LFR__OP_DWCONV2D) c = (size_t)w->dims[3];
         if (op->type == LFR__OP_FULLY_CONNECTED) c = (size_t)w->dims[0];
-        if (op->type == LFR__OP_RESIZE_NEAREST) {
-            c = (size_t)g->tensors[op->in[0]].dims[3];
-            size_t o = c * (size_t)op->scale_h * (size_t)op->scale_w;
-            if (o > ones) ones = o;
-        }
         if (c > zeros) zeros = c;
     }
-    x->zeros = alloc_f32(zeros);
-    x->ones = alloc_f32(ones);
-    if (!x->zeros || !x->ones) {
+    if (!(x->zeros = alloc_f32(zeros))) {
         rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < ones; i++)
-        x->ones[i] = 1.0f;
 
     for (int s = 0; s < x->n_steps && rc == LFR_OK; s++) {
         step *st = &x->steps[s];
@@ -807,6 +784,5 @@ void lfr__xnn_free(lfr__xnn *x)
     free(x->arena);
     free(x->buf);
     free(x->zeros);
-    free(x->ones);
     free(x);
 }

@@ -429,6 +429,29 @@ static void test_conv_explicit(void **state)
                           .act = LFR__ACT_RELU};
             check_op(&t, op, 1);
         }
+    /* Depthwise windows beyond XNNPACK's microkernels run on our kernel. */
+    int windows[][3] = {{7, 1, 1}, {9, 1, 2}, {7, 2, 1}};
+    for (int k = 0; k < 3; k++) {
+        tgraph t = new_graph(4);
+        int K = windows[k][0], x[4] = {2, 11, 9, 13}, w[4] = {1, K, K, 13}, b[1] = {13};
+        set_shape_n(&t, 0, 4, x);
+        set_shape_n(&t, 1, 4, w);
+        set_static(&t, 1);
+        set_shape_n(&t, 2, 1, b);
+        set_static(&t, 2);
+        lfr__op op = {.type = LFR__OP_DWCONV2D,
+                      .n_in = 3,
+                      .in = {0, 1, 2},
+                      .padding = k == 2 ? LFR__PAD_SAME : LFR__PAD_EXPLICIT,
+                      .pad = {K / 2, K / 2 + 1, K / 2 - 1, K / 2},
+                      .stride_h = windows[k][1],
+                      .stride_w = windows[k][1],
+                      .dil_h = windows[k][2],
+                      .dil_w = 1,
+                      .act = k == 1 ? LFR__ACT_RELU6 : LFR__ACT_NONE};
+        assert_true(lfr__kern_large_dwconv(t.g, &op));
+        check_op(&t, op, 1);
+    }
     tgraph t = new_graph(2);
     int x[4] = {1, 11, 9, 4};
     set_shape_n(&t, 0, 4, x);
