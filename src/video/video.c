@@ -5,6 +5,11 @@
  * thread decodes: the consumer holds one, one is the newest ready frame,
  * and the decoder writes the third; handing over is an index swap under a
  * mutex, so no frame is copied and none is allocated after the first.
+ *
+ * Two clocks: every wait (network deadlines, back-off naps, the pacing of a
+ * file played in real time) runs on CLOCK_MONOTONIC, so that stepping the
+ * wall clock neither stalls a source nor times every source out at once;
+ * the wall clock only stamps frames (their capture time, a record).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,7 +38,8 @@ struct lfr__video {
     char *url;
     lfr__video_opts o;
     int live, threaded;
-    int64_t opened_ms; /* files: when their clock started (see frame_time) */
+    int64_t opened_ms;   /* files: when their clock started (see frame_time), wall clock */
+    int64_t opened_mono; /* the same instant on the monotonic clock (real-time pacing) */
 
     AVFormatContext *fc;
     AVCodecContext *cc;
@@ -46,7 +52,9 @@ struct lfr__video {
     int64_t deadline_ms; /* for the interrupt callback; 0: none */
     double tb;           /* stream time base, seconds */
     int64_t first_pts;
-    int64_t last_t; /* files: the time of the last frame delivered, ms */
+    int64_t last_t;            /* files: the time of the last frame delivered, ms */
+    int64_t number;            /* frames decoded since the input was opened or rewound */
+    int64_t pos_no, pos_media; /* the position of the frame just decoded (frame_time) */
     double fps;
     int convert_failed; /* the last frame could not be converted (logged once) */
 
@@ -54,6 +62,7 @@ struct lfr__video {
     int held, ready_idx, writing; /* buffer indices (threaded) */
     int ready;
     int64_t ready_t, held_t;
+    int64_t ready_no, ready_media, held_no, held_media; /* positions in the source */
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -67,10 +76,19 @@ struct lfr__video {
     int64_t decoded, dropped, reconnects;
 };
 
+/* The wall clock: frame times only. */
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The monotonic clock: every deadline and wait. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -99,12 +117,12 @@ static int interrupt_cb(void *ctx)
 {
     lfr__video *v = ctx;
     if (stopping(v)) return 1;
-    return v->deadline_ms && now_ms() > v->deadline_ms;
+    return v->deadline_ms && mono_ms() > v->deadline_ms;
 }
 
 static void arm(lfr__video *v)
 {
-    v->deadline_ms = v->live ? now_ms() + v->o.timeout_ms : 0;
+    v->deadline_ms = v->live ? mono_ms() + v->o.timeout_ms : 0;
 }
 
 static const char *av_reason(int err, char *buf, size_t cap)
@@ -148,7 +166,7 @@ static int open_input(lfr__video *v)
         if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
         return lfr__err(v->live ? LFR_ERR_IO : (r == AVERROR(ENOENT) ? LFR_ERR_IO : LFR_ERR_FORMAT),
                         "%s: cannot open: %s", v->url,
-                        v->deadline_ms && now_ms() > v->deadline_ms
+                        v->deadline_ms && mono_ms() > v->deadline_ms
                             ? "timed out"
                             : av_reason(r, why, sizeof why));
     }
@@ -175,6 +193,7 @@ static int open_input(lfr__video *v)
     v->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 25.0;
     if (v->fps < 1 || v->fps > 240) v->fps = 25.0;
     v->first_pts = AV_NOPTS_VALUE;
+    v->number = 0;
     return LFR_OK;
 }
 
@@ -182,8 +201,11 @@ static int open_input(lfr__video *v)
 static int convert(lfr__video *v, int b)
 {
     AVFrame *f = v->fr;
-    if (f->width < 1 || f->height < 1 || (int64_t)f->width * f->height > 100000000)
+    if (f->width < 1 || f->height < 1)
         return lfr__err(LFR_ERR_FORMAT, "%s: bad frame size %dx%d", v->url, f->width, f->height);
+    if ((int64_t)f->width * f->height > v->o.max_pixels)
+        return lfr__err(LFR_ERR_TOO_LARGE, "%s: frames of %dx%d exceed the limit of %lld pixels",
+                        v->url, f->width, f->height, (long long)v->o.max_pixels);
     lfr_image *img = &v->buf[b];
     if (img->width != f->width || img->height != f->height) {
         if (img->data) {
@@ -219,6 +241,7 @@ static int decode_next(lfr__video *v)
         int r = avcodec_receive_frame(v->cc, v->fr);
         if (r == 0) {
             __atomic_add_fetch(&v->decoded, 1, __ATOMIC_RELAXED);
+            v->number++;
             return LFR_OK;
         }
         if (r == AVERROR_EOF) return LFR_ERR_EOF;
@@ -236,7 +259,7 @@ static int decode_next(lfr__video *v)
         if (r < 0) {
             if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
             return lfr__err(v->live ? LFR_ERR_IO : LFR_ERR_FORMAT, "%s: %s", v->url,
-                            v->deadline_ms && now_ms() > v->deadline_ms
+                            v->deadline_ms && mono_ms() > v->deadline_ms
                                 ? "no data for too long"
                                 : av_reason(r, why, sizeof why));
         }
@@ -267,6 +290,7 @@ static int rewind_input(lfr__video *v)
     }
     avcodec_flush_buffers(v->cc);
     v->draining = 0;
+    v->number = 0;
     return LFR_OK;
 }
 
@@ -281,14 +305,19 @@ static int64_t frame_ms(const lfr__video *v)
  * frame after the last). */
 static int64_t frame_time(lfr__video *v)
 {
+    /* The position in the source: the frame's number since the input was
+     * opened (or rewound) and its presentation time since the first. */
+    int64_t pts = v->fr->best_effort_timestamp;
+    v->pos_no = v->number;
+    if (pts != AV_NOPTS_VALUE && v->first_pts == AV_NOPTS_VALUE) v->first_pts = pts;
+    v->pos_media = pts != AV_NOPTS_VALUE ? (int64_t)((double)(pts - v->first_pts) * v->tb * 1000.0)
+                                         : (v->number - 1) * frame_ms(v);
     if (v->live) return now_ms();
-    int64_t pts = v->fr->best_effort_timestamp, t;
-    if (pts == AV_NOPTS_VALUE) {
+    int64_t t;
+    if (pts == AV_NOPTS_VALUE)
         t = v->last_t ? v->last_t + frame_ms(v) : v->opened_ms;
-    } else {
-        if (v->first_pts == AV_NOPTS_VALUE) v->first_pts = pts;
-        t = v->opened_ms + (int64_t)((double)(pts - v->first_pts) * v->tb * 1000.0);
-    }
+    else
+        t = v->opened_ms + v->pos_media;
     if (v->last_t && t <= v->last_t) t = v->last_t + 1;
     v->last_t = t;
     return t;
@@ -298,19 +327,22 @@ static int64_t frame_time(lfr__video *v)
  * that is later: after a loop, times go on increasing. */
 static void restart_clock(lfr__video *v, int64_t start)
 {
+    int64_t now = now_ms();
     if (v->last_t && start < v->last_t + frame_ms(v)) start = v->last_t + frame_ms(v);
     v->opened_ms = start;
+    v->opened_mono = mono_ms() + (start - now);
     v->first_pts = AV_NOPTS_VALUE;
 }
 
 /* ---- The decoder thread (live sources, and files in real time) ----------------------- */
 
-/* Wait up to ms, returning early when stopped. */
+/* Wait up to ms (monotonic: v->cv waits on CLOCK_MONOTONIC), returning
+ * early when stopped. */
 static void nap(lfr__video *v, int64_t ms)
 {
     pthread_mutex_lock(&v->mu);
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
     ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
@@ -391,7 +423,7 @@ static void *decoder_main(void *arg)
         /* Files in real time: wait for the frame's time, which is then the
          * wall clock when it is due, as for a camera. */
         int64_t t = frame_time(v);
-        int64_t wait = v->live ? 0 : t - now_ms();
+        int64_t wait = v->live ? 0 : v->opened_mono + (t - v->opened_ms) - mono_ms();
         if (wait > 0) nap(v, wait);
         if (convert(v, v->writing)) {
             if (!v->convert_failed) vlog(v, "%s", lfr_errmsg());
@@ -406,6 +438,8 @@ static void *decoder_main(void *arg)
         v->ready_idx = w;
         v->ready = 1;
         v->ready_t = t;
+        v->ready_no = v->pos_no;
+        v->ready_media = v->pos_media;
         pthread_cond_broadcast(&v->cv);
         pthread_mutex_unlock(&v->mu);
     }
@@ -428,11 +462,16 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
     if (v->o.backoff_initial_ms <= 0) v->o.backoff_initial_ms = 500;
     if (v->o.backoff_max_ms <= 0) v->o.backoff_max_ms = 30000;
     if (v->o.timeout_ms <= 0) v->o.timeout_ms = 5000;
+    if (v->o.max_pixels <= 0) v->o.max_pixels = LFR__VIDEO_MAX_PIXELS;
     v->url = strdup(url);
     v->fr = av_frame_alloc();
     v->pk = av_packet_alloc();
     pthread_mutex_init(&v->mu, NULL);
-    pthread_cond_init(&v->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&v->cv, &ca);
+    pthread_condattr_destroy(&ca);
     v->held = 0;
     v->ready_idx = 1;
     v->writing = 2;
@@ -458,7 +497,7 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
         return lfr__err(LFR_ERR_IO, "%s: cannot open: %s", url, strerror(e));
     }
     v->threaded = v->live || v->o.realtime;
-    v->opened_ms = now_ms();
+    restart_clock(v, now_ms());
     int rc = LFR_OK;
     /* Files, and live sources that are not retried, are opened now so that
      * their errors come back from here. */
@@ -492,6 +531,8 @@ int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
             rc = convert(v, 0);
         }
         if (rc) return rc;
+        v->held_no = v->pos_no;
+        v->held_media = v->pos_media;
         *frame = v->buf[0];
         return LFR_OK;
     }
@@ -509,6 +550,8 @@ int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
         v->ready_idx = h;
         v->ready = 0;
         v->held_t = v->ready_t;
+        v->held_no = v->ready_no;
+        v->held_media = v->ready_media;
         *frame = v->buf[v->held];
         *t_ms = v->held_t;
     } else if (v->stop || v->status == LFR_ERR_EOF) {
@@ -528,6 +571,12 @@ void lfr__video_stats(const lfr__video *v, int64_t *decoded, int64_t *dropped, i
     if (dropped) *dropped = m->dropped;
     if (reconnects) *reconnects = __atomic_load_n(&m->reconnects, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&m->mu);
+}
+
+void lfr__video_position(const lfr__video *v, int64_t *number, int64_t *media_ms)
+{
+    if (number) *number = v->held_no;
+    if (media_ms) *media_ms = v->held_media;
 }
 
 int lfr__video_is_live(const lfr__video *v)

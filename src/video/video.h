@@ -26,14 +26,17 @@
  *
  * Frames. The RGB frame belongs to the source and stays valid until the
  * next read; after the first frame of a size nothing is allocated per
- * frame. *t_ms_out is the frame's time in ms since the epoch, strictly
- * increasing from one read to the next:
+ * frame. Frames over opts.max_pixels are refused like undecodable data.
+ * *t_ms_out is the frame's time in ms since the epoch, strictly increasing
+ * from one read to the next:
  *   - live source: the wall clock when the frame was decoded (its arrival);
  *   - file: the file's start time plus the frame's presentation time
  *     (pts), where the start time is the wall clock at lfr__video_open, or
  *     for `realtime` the wall clock at the first read, so that a frame's
  *     time is then when it was due, as for a camera; with `loop` each pass
  *     starts one frame after the last frame of the previous one.
+ * Every wait (network deadlines, back-off, real-time pacing) runs on the
+ * monotonic clock: stepping the wall clock changes frame times, not waits.
  *
  * Statuses of lfr__video_read: LFR_OK; LFR_ERR_EOF when a file ends
  * (without `loop`) or after lfr__video_interrupt; LFR_ERR_FORMAT for a file
@@ -61,8 +64,15 @@ typedef struct lfr__video_opts {
     int timeout_ms;         /* network open and read timeout; default 5000 */
     void (*log)(void *ctx, const char *line); /* one line per event; NULL: stderr */
     void *log_ctx;
-    const char *name; /* camera name for log lines */
+    const char *name;   /* camera name for log lines */
+    int64_t max_pixels; /* larger frames are refused (LFR_ERR_TOO_LARGE); default
+                           LFR__VIDEO_MAX_PIXELS */
 } lfr__video_opts;
+
+/* Frames over 4096x2160 (DCI 4K) are refused by default: a hostile stream
+ * declaring huge frames would otherwise make each source allocate three
+ * buffers of its size. */
+#define LFR__VIDEO_MAX_PIXELS (4096 * 2160)
 
 /* Open a source. A file is opened at once (errors are returned); a live
  * source with `reconnect` is opened by its thread, so an unreachable one
@@ -71,6 +81,13 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
 
 /* The next frame (see above). */
 int lfr__video_read(lfr__video *v, lfr_image *frame_out, int64_t *t_ms_out);
+
+/* The position in its source of the frame the last successful read gave:
+ * its number (1 for the first frame decoded since the input was opened,
+ * reconnected or rewound by `loop`) and its presentation time in ms since
+ * that first frame (estimated from the frame rate when the stream carries
+ * none). NULL outputs are skipped. */
+void lfr__video_position(const lfr__video *v, int64_t *number, int64_t *media_ms);
 
 /* Frames decoded, dropped (decoded but never delivered: a newer frame
  * replaced it before it was read), and reconnections (opens of a live

@@ -1,8 +1,9 @@
 /*
  * Tests of the video sources (src/video) on the shared clip: every frame
  * of a file in order, loop, real-time pacing with drops counted for a slow
- * consumer, interrupts, and clear errors for a missing file, a corrupt
- * file and an unreachable stream.
+ * consumer, interrupts, frame positions (number and media time), the
+ * frame size limit, and clear errors for a missing file, a corrupt file
+ * and an unreachable stream.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,12 +68,21 @@ static void test_file_frames(void **state)
     int64_t t, prev = 0;
     int n = 0;
     int rc;
+    int64_t prev_media = -1;
     while ((rc = lfr__video_read(v, &img, &t)) == LFR_OK) {
         assert_int_equal(img.width, 640);
         assert_int_equal(img.height, 360);
         if (n > 0) assert_true(t > prev);
         prev = t;
         n++;
+        /* The frame's position in its source: its number, and its media
+         * time (29.97 fps: about 33 ms apart). */
+        int64_t no, media;
+        lfr__video_position(v, &no, &media);
+        assert_int_equal(no, n);
+        if (n == 1) assert_int_equal(media, 0);
+        if (n > 1) assert_in_range(media - prev_media, 30, 37);
+        prev_media = media;
     }
     assert_int_equal(rc, LFR_ERR_EOF);
     /* 9.18 s at 29.97 frames per second: 275 frames (ffprobe -count_frames). */
@@ -103,6 +113,10 @@ static void test_loop_and_interrupt(void **state)
         if (i > 0) assert_true(t > prev);
         if (i == 275) assert_in_range(t - prev, 1, 100);
         prev = t;
+        /* Positions start again with each pass. */
+        int64_t no;
+        lfr__video_position(v, &no, NULL);
+        assert_int_equal(no, i < 275 ? i + 1 : i - 274);
     }
     int64_t decoded;
     lfr__video_stats(v, &decoded, NULL, NULL);
@@ -231,6 +245,24 @@ static void test_errors(void **state)
     assert_non_null(strstr(last_log, "retrying"));
 }
 
+/* Frames over the size limit are refused with a message naming the
+ * limit, before any buffer of their size is allocated. */
+static void test_frame_limit(void **state)
+{
+    (void)state;
+    if (!have_clip()) skip();
+    lfr__video *v;
+    lfr__video_opts o = {0};
+    o.max_pixels = 640 * 360 - 1;
+    assert_int_equal(lfr__video_open(g_clip, &o, &v), LFR_OK);
+    lfr_image img;
+    int64_t t;
+    assert_int_equal(lfr__video_read(v, &img, &t), LFR_ERR_TOO_LARGE);
+    print_message("%s\n", lfr_errmsg());
+    assert_non_null(strstr(lfr_errmsg(), "640x360 exceed the limit of 230399 pixels"));
+    lfr__video_close(v);
+}
+
 /* A copy of the clip with bytes of its media data overwritten: decoders
  * conceal or report the damage; either way frames or a clean error, never
  * a crash (the sanitizers run this too). */
@@ -330,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_file_frames),    cmocka_unit_test(test_loop_and_interrupt),
         cmocka_unit_test(test_realtime_drops), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_damaged_media),  cmocka_unit_test(test_timeout_and_interrupt),
+        cmocka_unit_test(test_frame_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
