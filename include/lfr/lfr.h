@@ -220,4 +220,7 @@ const char *lfr_backend_version(void);
 /* The transparency log over the audit chain: checkpoints, proofs, witness. */
 #include "lfr/log.h"
 
+/* Live runs: the supervisor and its events. */
+#include "lfr/run.h"
+
 #endif /* LFR_LFR_H */

@@ -565,6 +565,12 @@ int lfr_store_deployment_start(lfr_store *store, const lfr_user *actor, int64_t 
  * final counters of each camera. */
 int lfr_store_deployment_stop(lfr_store *store, const lfr_user *actor, int64_t id);
 
+/* Stop running deployment `id` because its planned end has passed: no user
+ * is needed, and the stop is audited as "deployment.stop" by "system" with
+ * the final counters (the live supervisor's auto-stop). LFR_ERR_CONFLICT,
+ * writing nothing, when it is not running or its end has not come. */
+int lfr_store_deployment_expire(lfr_store *store, int64_t id);
+
 /* Read one deployment (LFR_ACTION_DEPLOYMENT_LIST; not audited: no
  * biometric data). LFR_ERR_NOT_FOUND when there is none. */
 int lfr_store_deployment_get(lfr_store *store, const lfr_user *actor, int64_t id,

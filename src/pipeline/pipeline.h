@@ -1,5 +1,7 @@
 /*
- * The live pipeline: one worker thread per camera of a running deployment.
+ * One live run: the cameras of a running deployment, each on a worker
+ * thread, one store thread and one monitor thread (the supervisor in
+ * supervisor.c starts and stops runs; include/lfr/run.h is the contract).
  *
  *   source (src/video) -> detect (engine: the whole frame every frame, the
  *   fine tiles of large frames a few per frame in turn) -> track -> quality gate
@@ -8,78 +10,114 @@
  *   -> align + embed -> exact search of the frozen watchlist (src/gallery)
  *   -> per subject, the best image's score; at or above the deployment's
  *      threshold, one alert per (track, subject): the probe crop is
- *      encoded, sealed and recorded through the store with its audit
- *      entry, and an event is written (JSON line, no biometric data).
+ *      encoded and queued for the store thread, which seals and records it
+ *      with its audit entry and then publishes the alert event.
  *
  * Privacy: a track's templates live on the worker's stack only for the
  * search and are wiped right after; no crop is made unless an alert is
- * raised, and it is wiped once sealed. Tracks hold boxes and keypoints only.
- * The frame buffers belong to the source and are overwritten each frame.
+ * raised, and it is wiped once sealed (or given up). Tracks hold boxes and
+ * keypoints only. The frame buffers belong to the source.
  *
- * Counters (frames, dropped, detections, faces seen, quality rejects) are
- * added to the store every flush_s seconds (default 10) and at the end.
- * "Faces seen" counts a track the first time one of its faces passes the
- * quality gate; a track that ends without one counts as a quality reject.
+ * The store thread owns the run's store handle (handles are not
+ * thread-safe, and writes wait for the disk): it records alerts and
+ * counters from a bounded queue, so that a slow disk never makes a camera
+ * drop frames, and re-reads the deployment's state every poll_s, halting
+ * the run when the store says it is stopped or its planned end has come.
  *
- * The store handle is not thread-safe, and its writes wait for the disk: the
- * workers hand alerts and counters to one store thread through a queue, so
- * that a slow disk never makes a camera drop frames.
+ * The alert queue (S19). At most alert_queue_max alerts and
+ * alert_queue_bytes of crops wait for the store, per run:
+ *   - a store write that fails for a reason that may pass (busy, I/O, full
+ *     disk, memory) is retried, the alert kept at the head of the queue,
+ *     after 0.1 s doubling to 2 s, for as long as the run lasts and drain_s
+ *     after its halt; a refusal that will not pass (the deployment stopped,
+ *     a role withdrawn) loses the alert at once;
+ *   - when the queue is full the worker does not mark the track alerted
+ *     (it is deferred): the next embedding of that track that still
+ *     matches tries again; a track that ends with a deferred match loses
+ *     it;
+ *   - every lost alert is counted (alerts_lost), logged and published as an
+ *     alert_lost event with its subject, score, frame and why: none is lost
+ *     silently. What a SIGKILL takes (the queue in memory) is not covered.
+ * Counters never wait in the queue for long: one job per camera at most,
+ * and what the store refuses is carried to the next try.
  */
 #ifndef LFR_PIPELINE_H
 #define LFR_PIPELINE_H
 
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "lfr/lfr.h"
+#include "lfr/run.h"
 #include "pipeline/track.h"
 
-#define LFR__LATENCY_SAMPLES 4096
+/* The watchlist's subjects, for naming them in events (read-only during a
+ * run). */
+typedef struct lfr__subjects {
+    int64_t *ids;
+    char (*refs)[LFR_SUBJECT_REF_MAX + 1];
+    lfr_category *cats;
+    int n, cap;
+} lfr__subjects;
 
-typedef struct lfr__pipeline_config {
+/* Every subject the actor may list, removed ones included. */
+int lfr__subjects_load(lfr_store *st, const lfr_user *actor, lfr__subjects *out);
+void lfr__subjects_free(lfr__subjects *s);
+
+/* Test seam: a fault function, when set, is asked before each store
+ * operation of the store thread and makes it fail (LFR_ERR_STORE) when it
+ * returns non-zero, as a busy or failing database would. */
+enum { LFR__FAULT_ALERT = 1, LFR__FAULT_COUNTERS = 2, LFR__FAULT_POLL = 3 };
+typedef int (*lfr__fault_fn)(void *ctx, int op);
+
+typedef struct lfr__run_config {
     lfr_engine *engine;
-    lfr_store *store;
-    const lfr_user *user;
-    const lfr_deployment *deployment;
-    const lfr_watchlist *watchlist;
-    /* subject id -> reference and category, for events (may be NULL). */
-    const int64_t *subject_ids;
-    const char (*subject_refs)[LFR_SUBJECT_REF_MAX + 1];
-    const lfr_category *subject_cats;
-    int n_subjects;
+    /* Taken over by the run, whether it starts or not: */
+    lfr_store *store;           /* used by the store thread only; closed at the end */
+    lfr_deployment *deployment; /* malloc'd */
+    lfr_watchlist *watchlist;   /* wiped at the end */
+    lfr__subjects subjects;
+    int lock_fd;   /* the run lock (supervisor.c), closed at the end; -1 none */
+    lfr_user user; /* who started it: alerts and counters are recorded as them */
     lfr__quality_params quality;
-    int max_embeds;              /* per track; default 12 */
-    int embed_every;             /* frames between embeddings of one track when no
-                                    clearly better shot comes; default 6 */
-    int fine_tiles_per_frame;    /* fine detector tiles per frame, in turn (see
-                                    lfr_session_detect_tiles); 0: default 4; -1: all */
-    int realtime, loop;          /* files: pace at their frame rate; start again at the end */
-    double duration_s;           /* stop after this long (0: until the sources end or a signal) */
-    double flush_s;              /* counters to the store at least this often; default 10 */
-    FILE *events;                /* JSON lines, or NULL */
-    FILE *log;                   /* one line per camera event; stderr when NULL */
-    volatile sig_atomic_t *stop; /* set (by a signal handler) to stop */
-} lfr__pipeline_config;
+    int max_embeds;           /* per track; default 12 */
+    int embed_every;          /* frames between embeddings of one track; default 6 */
+    int fine_tiles_per_frame; /* 0: default 4; -1: all */
+    lfr_run_options opts;
+    lfr_supervisor_config sup; /* timings, limits, bus, log (defaults filled in) */
+    lfr__fault_fn fault;
+    void *fault_ctx;
+} lfr__run_config;
 
-/* What one camera did (for the command's summary and bench/live). CPU
- * times are the worker thread's, in milliseconds. */
-typedef struct lfr__camera_stats {
-    char name[LFR_CAMERA_NAME_MAX + 1];
-    int ok;          /* ended normally (stream end, duration, signal) */
-    char error[256]; /* the last failure, "" if none */
-    int64_t frames, dropped, reconnects, detections, tracks, faces_seen, quality_rejects, alerts,
-        embeds;
-    double cpu_decode_ms, cpu_detect_ms, cpu_track_ms, cpu_embed_ms, cpu_search_ms;
-    double wall_s;
-    int n_latency;
-    double latency_ms[LFR__LATENCY_SAMPLES]; /* frame arrival to alert recorded */
-} lfr__camera_stats;
+typedef struct lfr__run lfr__run;
 
-/* Run every camera of the deployment until the sources end, duration_s
- * passes or *stop is set. stats_out holds deployment->n_cameras entries
- * (caller-allocated). Returns LFR_OK when every camera ended normally,
- * else the status of the first failure (the other cameras ran on). */
-int lfr__pipeline_run(const lfr__pipeline_config *cfg, lfr__camera_stats *stats_out);
+/* Start the run's threads. On failure every resource in cfg is released. */
+int lfr__run_start(lfr__run_config *cfg, lfr__run **out);
+
+/* Ask the run to halt: every camera's reads are interrupted now and each
+ * worker stops at its next step. `by` and `reason` go into the events and
+ * the status (the first halt's are kept). Returns at once. */
+void lfr__run_halt(lfr__run *r, const char *by, const char *reason);
+
+/* Wait up to timeout_ms (< 0: for ever) for the run to end: 1 when it has
+ * (every thread done, counters written, the lock released). */
+int lfr__run_wait(lfr__run *r, int64_t timeout_ms);
+
+void lfr__run_status(lfr__run *r, lfr_run_status *out);
+
+/* Whether the run ended because its deployment expired and was stopped
+ * as "system" (1), or was stopped in the store by someone else (2). */
+int lfr__run_stopped_in_store(lfr__run *r);
+
+/* Halt, wait, free. NULL does nothing. */
+void lfr__run_free(lfr__run *r);
+
+/* References: a run starts with one (its supervisor slot's); each holder
+ * releases its own, and the last release frees it (lfr__run_free). */
+void lfr__run_hold(lfr__run *r);
+void lfr__run_release(lfr__run *r);
+
+/* Tests: make the store thread of every run started from now on fail
+ * where fn says (see lfr__fault_fn). */
+void lfr__supervisor_set_fault(lfr_supervisor *sup, lfr__fault_fn fn, void *ctx);
 
 #endif

@@ -52,6 +52,14 @@ void lfr__quality_check(const lfr_image *img, const lfr_face *f, const lfr__qual
 
 #define LFR__TRACK_MAX_ALERTED 8 /* subjects alerted per track */
 
+/* A match that could not be queued (the alert queue was full): tried again
+ * at the track's next embedding, lost if the track ends first. */
+typedef struct lfr__deferred {
+    int64_t subject;
+    float score;
+    int64_t frame_number, media_ms, t_ms;
+} lfr__deferred;
+
 typedef struct lfr__track {
     int64_t id;
     lfr_face face; /* last detection */
@@ -65,6 +73,8 @@ typedef struct lfr__track {
     float best_score;                        /* best watchlist score so far */
     int64_t alerted[LFR__TRACK_MAX_ALERTED]; /* subjects alerted for this track */
     int n_alerted;
+    lfr__deferred deferred[LFR__TRACK_MAX_ALERTED];
+    int n_deferred;
     int matched; /* this frame's detection index, or -1 */
 } lfr__track;
 

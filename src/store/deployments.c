@@ -778,6 +778,31 @@ int lfr_store_deployment_start(lfr_store *s, const lfr_user *actor, int64_t id)
     return rc;
 }
 
+/* Stop running deployment r as `by` at `now`, audited with the final
+ * counters; frees r. */
+static int stop_as(lfr_store *s, const char *by, const char *now, const char *object,
+                   lfr__deployment_row *r)
+{
+    int64_t id = r->d.id;
+    snprintf(r->d.stopped_by, sizeof r->d.stopped_by, "%s", by);
+    snprintf(r->d.stopped_at, sizeof r->d.stopped_at, "%s", now);
+    int rc = lfr__store_begin(s);
+    char *detail = NULL;
+    if (!rc) rc = s->be->deployment_update(s->db, r);
+    if (!rc) {
+        detail = lfr__deployment_stop_detail(s, id);
+        rc = detail ? lfr__audit_append_at(s, now, by, "deployment.stop", object, detail)
+                    : lfr__err(LFR_ERR_NOMEM, "out of memory");
+    }
+    free(detail);
+    if (!rc)
+        rc = lfr__store_commit(s);
+    else
+        lfr__store_rollback(s);
+    free(r);
+    return rc;
+}
+
 int lfr_store_deployment_stop(lfr_store *s, const lfr_user *actor, int64_t id)
 {
     char now[LFR__TIME_LEN], object[48];
@@ -792,23 +817,32 @@ int lfr_store_deployment_stop(lfr_store *s, const lfr_user *actor, int64_t id)
                  lfr_deployment_state_name(r->d.state));
         return refuse(s, LFR_ERR_CONFLICT, row.user.name, "deployment.stop", object, r);
     }
-    snprintf(r->d.stopped_by, sizeof r->d.stopped_by, "%s", row.user.name);
-    snprintf(r->d.stopped_at, sizeof r->d.stopped_at, "%s", now);
-    rc = lfr__store_begin(s);
-    char *detail = NULL;
-    if (!rc) rc = s->be->deployment_update(s->db, r);
-    if (!rc) {
-        detail = lfr__deployment_stop_detail(s, id);
-        rc = detail ? lfr__audit_append_at(s, now, row.user.name, "deployment.stop", object, detail)
-                    : lfr__err(LFR_ERR_NOMEM, "out of memory");
+    return stop_as(s, row.user.name, now, object, r);
+}
+
+int lfr_store_deployment_expire(lfr_store *s, int64_t id)
+{
+    char now[LFR__TIME_LEN], object[48];
+    int rc = lfr__clock_now(now);
+    if (rc) return rc;
+    snprintf(object, sizeof object, "deployment:%lld", (long long)id);
+    lfr__deployment_row *r = malloc(sizeof *r);
+    if (!r) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    rc = s->be->deployment_get(s->db, id, r);
+    if (rc) {
+        free(r);
+        return rc;
     }
-    free(detail);
-    if (!rc)
-        rc = lfr__store_commit(s);
-    else
-        lfr__store_rollback(s);
-    free(r);
-    return rc;
+    /* Nothing to do, and nothing audited: the caller only asks. */
+    if (r->d.state != LFR_DEPLOYMENT_RUNNING || strcmp(now, r->d.planned_end) < 0) {
+        lfr__err(LFR_ERR_CONFLICT, "deployment %lld is %s%s%s", (long long)id,
+                 lfr_deployment_state_name(r->d.state),
+                 r->d.state == LFR_DEPLOYMENT_RUNNING ? " until " : "",
+                 r->d.state == LFR_DEPLOYMENT_RUNNING ? r->d.planned_end : "");
+        free(r);
+        return LFR_ERR_CONFLICT;
+    }
+    return stop_as(s, "system", now, object, r);
 }
 
 int lfr_store_deployment_get(lfr_store *s, const lfr_user *actor, int64_t id, lfr_deployment *out)

@@ -5,7 +5,8 @@
  * option LFR_TESTING, on in the build trees the tests use, off for release
  * and packaging): a release build reads the system clock whatever the
  * environment says, so nobody sets the records' clock with a variable.
- * Nothing else in the library reads the system time for records.
+ * Nothing else in the library reads the system time for records. Also the
+ * monotonic clock, for every wait and duration, which records never use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,4 +134,28 @@ int lfr__filter_time(const char *in, int is_upper, char out[LFR__TIME_LEN])
     if (is_upper && strlen(in) == 10) ms += 86400000 - 1;
     lfr__time_format(ms, out);
     return LFR_OK;
+}
+
+int64_t lfr__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lfr__cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+void lfr__deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    int64_t ns = ts->tv_nsec + (ms % 1000) * 1000000;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
 }

@@ -5,8 +5,10 @@
 #ifndef LFR_UTIL_H
 #define LFR_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lfr/lfr.h"
 
@@ -78,6 +80,15 @@ int lfr__utf8_valid(const char *s, size_t n);
 /* Append `s` to the JSON text in buf (capacity cap, NUL-terminated) as a
  * quoted, escaped JSON string; truncates safely (json.c). */
 void lfr__json_append_str(char *buf, size_t cap, const char *s);
+
+/* The monotonic clock in ms, for every wait and duration (never for
+ * records): stepping the wall clock does not move it. */
+int64_t lfr__mono_ms(void);
+
+/* A condition variable whose timed waits run on the monotonic clock, and a
+ * deadline `ms` from now on that clock for pthread_cond_timedwait. */
+void lfr__cond_init_mono(pthread_cond_t *cv);
+void lfr__deadline_in(struct timespec *ts, int64_t ms);
 
 /* a * b into *out, failing on overflow of size_t. */
 static inline int lfr__mul_ok(size_t a, size_t b, size_t *out)

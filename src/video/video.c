@@ -36,6 +36,7 @@
 
 struct lfr__video {
     char *url;
+    char *shown; /* the URL without user-info, for every message */
     lfr__video_opts o;
     int live, threaded;
     int64_t opened_ms;   /* files: when their clock started (see frame_time), wall clock */
@@ -57,6 +58,7 @@ struct lfr__video {
     int64_t pos_no, pos_media; /* the position of the frame just decoded (frame_time) */
     double fps;
     int convert_failed; /* the last frame could not be converted (logged once) */
+    int state;          /* -1 not known yet, 0 down, 1 up (opts.on_state) */
 
     lfr_image buf[3];
     int held, ready_idx, writing; /* buffer indices (threaded) */
@@ -85,18 +87,13 @@ static int64_t now_ms(void)
 }
 
 /* The monotonic clock: every deadline and wait. */
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define mono_ms lfr__mono_ms
 
 static void vlog(lfr__video *v, const char *fmt, ...) LFR__PRINTF(2, 3);
 static void vlog(lfr__video *v, const char *fmt, ...)
 {
     char line[512];
-    int n = snprintf(line, sizeof line, "camera %s: %s: ", v->o.name ? v->o.name : "?", v->url);
+    int n = snprintf(line, sizeof line, "camera %s: %s: ", v->o.name ? v->o.name : "?", v->shown);
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
@@ -105,6 +102,14 @@ static void vlog(lfr__video *v, const char *fmt, ...)
         v->o.log(v->o.log_ctx, line);
     else
         fprintf(stderr, "%s\n", line);
+}
+
+/* Report a change of state through opts.on_state. */
+static void set_state(lfr__video *v, int up, const char *reason)
+{
+    if (v->state == up) return;
+    v->state = up;
+    if (v->o.on_state) v->o.on_state(v->o.log_ctx, up, reason);
 }
 
 static int stopping(lfr__video *v)
@@ -123,6 +128,24 @@ static int interrupt_cb(void *ctx)
 static void arm(lfr__video *v)
 {
     v->deadline_ms = v->live ? mono_ms() + v->o.timeout_ms : 0;
+}
+
+char *lfr__url_redact(const char *url)
+{
+    /* scheme://user:password@host/... -> scheme://host/... */
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : NULL;
+    size_t end = auth ? strcspn(auth, "/?#") : 0;
+    const char *at = NULL; /* the last '@' of the authority ends the user-info */
+    for (size_t i = 0; i < end; i++)
+        if (auth[i] == '@') at = auth + i;
+    if (!at) return strdup(url);
+    size_t head = (size_t)(auth - url), tail = strlen(at + 1);
+    char *out = malloc(head + tail + 1);
+    if (!out) return NULL;
+    memcpy(out, url, head);
+    memcpy(out + head, at + 1, tail + 1);
+    return out;
 }
 
 static const char *av_reason(int err, char *buf, size_t cap)
@@ -163,9 +186,9 @@ static int open_input(lfr__video *v)
     av_dict_free(&opt);
     if (r < 0) {
         v->fc = NULL; /* freed by avformat_open_input on failure */
-        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->shown);
         return lfr__err(v->live ? LFR_ERR_IO : (r == AVERROR(ENOENT) ? LFR_ERR_IO : LFR_ERR_FORMAT),
-                        "%s: cannot open: %s", v->url,
+                        "%s: cannot open: %s", v->shown,
                         v->deadline_ms && mono_ms() > v->deadline_ms
                             ? "timed out"
                             : av_reason(r, why, sizeof why));
@@ -176,7 +199,7 @@ static int open_input(lfr__video *v)
     if (r >= 0) r = av_find_best_stream(v->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (r < 0) {
         close_input(v);
-        return lfr__err(LFR_ERR_FORMAT, "%s: no video stream FFmpeg can decode: %s", v->url,
+        return lfr__err(LFR_ERR_FORMAT, "%s: no video stream FFmpeg can decode: %s", v->shown,
                         av_reason(r, why, sizeof why));
     }
     v->stream = r;
@@ -185,7 +208,7 @@ static int open_input(lfr__video *v)
     if (!v->cc || avcodec_parameters_to_context(v->cc, st->codecpar) < 0 ||
         avcodec_open2(v->cc, codec, NULL) < 0) {
         close_input(v);
-        return lfr__err(LFR_ERR_FORMAT, "%s: cannot open the %s decoder", v->url,
+        return lfr__err(LFR_ERR_FORMAT, "%s: cannot open the %s decoder", v->shown,
                         codec ? codec->name : "video");
     }
     v->tb = av_q2d(st->time_base);
@@ -202,10 +225,10 @@ static int convert(lfr__video *v, int b)
 {
     AVFrame *f = v->fr;
     if (f->width < 1 || f->height < 1)
-        return lfr__err(LFR_ERR_FORMAT, "%s: bad frame size %dx%d", v->url, f->width, f->height);
+        return lfr__err(LFR_ERR_FORMAT, "%s: bad frame size %dx%d", v->shown, f->width, f->height);
     if ((int64_t)f->width * f->height > v->o.max_pixels)
         return lfr__err(LFR_ERR_TOO_LARGE, "%s: frames of %dx%d exceed the limit of %lld pixels",
-                        v->url, f->width, f->height, (long long)v->o.max_pixels);
+                        v->shown, f->width, f->height, (long long)v->o.max_pixels);
     lfr_image *img = &v->buf[b];
     if (img->width != f->width || img->height != f->height) {
         if (img->data) {
@@ -219,7 +242,7 @@ static int convert(lfr__video *v, int b)
         sws_freeContext(v->sws);
         v->sws = sws_getContext(f->width, f->height, f->format, f->width, f->height,
                                 AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
-        if (!v->sws) return lfr__err(LFR_ERR_FORMAT, "%s: unsupported pixel format", v->url);
+        if (!v->sws) return lfr__err(LFR_ERR_FORMAT, "%s: unsupported pixel format", v->shown);
         v->sws_w = f->width;
         v->sws_h = f->height;
         v->sws_fmt = f->format;
@@ -237,7 +260,7 @@ static int decode_next(lfr__video *v)
     char why[160];
     int bad = 0;
     for (;;) {
-        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->shown);
         int r = avcodec_receive_frame(v->cc, v->fr);
         if (r == 0) {
             __atomic_add_fetch(&v->decoded, 1, __ATOMIC_RELAXED);
@@ -246,7 +269,7 @@ static int decode_next(lfr__video *v)
         }
         if (r == AVERROR_EOF) return LFR_ERR_EOF;
         if (r != AVERROR(EAGAIN))
-            return lfr__err(LFR_ERR_FORMAT, "%s: decoding failed: %s", v->url,
+            return lfr__err(LFR_ERR_FORMAT, "%s: decoding failed: %s", v->shown,
                             av_reason(r, why, sizeof why));
         if (v->draining) return LFR_ERR_EOF;
         arm(v);
@@ -257,8 +280,8 @@ static int decode_next(lfr__video *v)
             continue;
         }
         if (r < 0) {
-            if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
-            return lfr__err(v->live ? LFR_ERR_IO : LFR_ERR_FORMAT, "%s: %s", v->url,
+            if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->shown);
+            return lfr__err(v->live ? LFR_ERR_IO : LFR_ERR_FORMAT, "%s: %s", v->shown,
                             v->deadline_ms && mono_ms() > v->deadline_ms
                                 ? "no data for too long"
                                 : av_reason(r, why, sizeof why));
@@ -269,7 +292,7 @@ static int decode_next(lfr__video *v)
                 if (++bad > MAX_BAD_PACKETS) {
                     av_packet_unref(v->pk);
                     return lfr__err(LFR_ERR_FORMAT, "%s: %d undecodable packets in a row: %s",
-                                    v->url, bad, av_reason(r, why, sizeof why));
+                                    v->shown, bad, av_reason(r, why, sizeof why));
                 }
             } else {
                 bad = 0;
@@ -342,10 +365,7 @@ static void nap(lfr__video *v, int64_t ms)
 {
     pthread_mutex_lock(&v->mu);
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
-    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    lfr__deadline_in(&ts, ms);
     while (!v->stop && pthread_cond_timedwait(&v->cv, &v->mu, &ts) != ETIMEDOUT) {
     }
     pthread_mutex_unlock(&v->mu);
@@ -400,19 +420,22 @@ static void *decoder_main(void *arg)
         }
         if (stopping(v)) break;
         if (rc) {
-            if (rc == LFR_ERR_EOF) lfr__err(LFR_ERR_IO, "%s: the stream ended", v->url);
+            if (rc == LFR_ERR_EOF) lfr__err(LFR_ERR_IO, "%s: the stream ended", v->shown);
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s", lfr_errmsg());
             if (!v->live || !v->o.reconnect) {
-                vlog(v, "%s", lfr_errmsg());
-                finish(v, rc == LFR_ERR_EOF ? LFR_ERR_IO : rc);
+                vlog(v, "%s", msg);
+                set_state(v, 0, msg);
+                rc = lfr__err(rc == LFR_ERR_EOF ? LFR_ERR_IO : rc, "%s", msg);
+                finish(v, rc);
                 return NULL;
             }
             fails++;
-            char msg[400];
-            snprintf(msg, sizeof msg, "%s", lfr_errmsg());
             /* The message names the URL already: log what follows it. */
-            const char *p = strstr(msg, v->url);
-            p = p ? p + strlen(v->url) + (p[strlen(v->url)] == ':' ? 2 : 0) : msg;
+            const char *p = strstr(msg, v->shown);
+            p = p ? p + strlen(v->shown) + (p[strlen(v->shown)] == ':' ? 2 : 0) : msg;
             vlog(v, "%s; down, retrying in %.1f s", p, backoff / 1000.0);
+            set_state(v, 0, p);
             close_input(v);
             nap(v, backoff);
             backoff = backoff * 2 > v->o.backoff_max_ms ? v->o.backoff_max_ms : backoff * 2;
@@ -431,6 +454,7 @@ static void *decoder_main(void *arg)
             continue;
         }
         v->convert_failed = 0;
+        set_state(v, 1, "");
         pthread_mutex_lock(&v->mu);
         if (v->ready) v->dropped++;
         int w = v->writing;
@@ -464,18 +488,16 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
     if (v->o.timeout_ms <= 0) v->o.timeout_ms = 5000;
     if (v->o.max_pixels <= 0) v->o.max_pixels = LFR__VIDEO_MAX_PIXELS;
     v->url = strdup(url);
+    v->shown = lfr__url_redact(url);
     v->fr = av_frame_alloc();
     v->pk = av_packet_alloc();
     pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    lfr__cond_init_mono(&v->cv);
+    v->state = -1;
     v->held = 0;
     v->ready_idx = 1;
     v->writing = 2;
-    if (!v->url || !v->fr || !v->pk) {
+    if (!v->url || !v->shown || !v->fr || !v->pk) {
         lfr__video_close(v);
         return lfr__err(LFR_ERR_NOMEM, "out of memory");
     }
@@ -503,7 +525,7 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
      * their errors come back from here. */
     if (!v->live || !v->o.reconnect) rc = open_input(v);
     if (!rc && v->threaded && pthread_create(&v->thread, NULL, decoder_main, v))
-        rc = lfr__err(LFR_ERR_NOMEM, "%s: cannot start a thread", url);
+        rc = lfr__err(LFR_ERR_NOMEM, "%s: cannot start a thread", v->shown);
     if (rc) {
         v->threaded = 0;
         lfr__video_close(v);
@@ -516,7 +538,7 @@ int lfr__video_open(const char *url, const lfr__video_opts *opts, lfr__video **o
 int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
 {
     if (!v->threaded) {
-        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->url);
+        if (stopping(v)) return lfr__err(LFR_ERR_EOF, "%s: stopped", v->shown);
         int rc = decode_next(v);
         if (rc == LFR_ERR_EOF && v->o.loop && !stopping(v)) {
             rc = rewind_input(v);
@@ -525,12 +547,18 @@ int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
                 rc = decode_next(v);
             }
         }
-        if (rc == LFR_ERR_EOF) return lfr__err(LFR_ERR_EOF, "%s: end of file", v->url);
+        if (rc == LFR_ERR_EOF) return lfr__err(LFR_ERR_EOF, "%s: end of file", v->shown);
         if (!rc) {
             *t_ms = frame_time(v);
             rc = convert(v, 0);
         }
-        if (rc) return rc;
+        if (rc) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s", lfr_errmsg());
+            set_state(v, 0, msg);
+            return lfr__err(rc, "%s", msg);
+        }
+        set_state(v, 1, "");
         v->held_no = v->pos_no;
         v->held_media = v->pos_media;
         *frame = v->buf[0];
@@ -555,7 +583,7 @@ int lfr__video_read(lfr__video *v, lfr_image *frame, int64_t *t_ms)
         *frame = v->buf[v->held];
         *t_ms = v->held_t;
     } else if (v->stop || v->status == LFR_ERR_EOF) {
-        rc = lfr__err(LFR_ERR_EOF, "%s: end of stream", v->url);
+        rc = lfr__err(LFR_ERR_EOF, "%s: end of stream", v->shown);
     } else {
         rc = lfr__err(v->status, "%s", v->err);
     }
@@ -620,5 +648,6 @@ void lfr__video_close(lfr__video *v)
     pthread_cond_destroy(&v->cv);
     pthread_mutex_destroy(&v->mu);
     free(v->url);
+    free(v->shown);
     free(v);
 }

@@ -64,6 +64,12 @@ typedef struct lfr__video_opts {
     int timeout_ms;         /* network open and read timeout; default 5000 */
     void (*log)(void *ctx, const char *line); /* one line per event; NULL: stderr */
     void *log_ctx;
+    /* Called (with log_ctx) when the source comes up (its first frame after
+     * an open, a reconnection or a failure) or goes down (a failure, with
+     * the message; not at a file's end or an interrupt); may be NULL. From
+     * the decoding thread: the reader's for a file read on demand, the
+     * source's own otherwise. */
+    void (*on_state)(void *ctx, int up, const char *reason);
     const char *name;   /* camera name for log lines */
     int64_t max_pixels; /* larger frames are refused (LFR_ERR_TOO_LARGE); default
                            LFR__VIDEO_MAX_PIXELS */
@@ -73,6 +79,11 @@ typedef struct lfr__video_opts {
  * declaring huge frames would otherwise make each source allocate three
  * buffers of its size. */
 #define LFR__VIDEO_MAX_PIXELS (4096 * 2160)
+
+/* A copy of url without user-info ("rtsp://user:pw@cam/x" gives
+ * "rtsp://cam/x"), for messages, logs and events; the caller frees it.
+ * NULL when out of memory. */
+char *lfr__url_redact(const char *url);
 
 /* Open a source. A file is opened at once (errors are returned); a live
  * source with `reconnect` is opened by its thread, so an unreachable one

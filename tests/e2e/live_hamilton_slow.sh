@@ -113,7 +113,7 @@ print(p.stderr.strip())
 alerts = [json.loads(l) for l in open(events) if '"type":"alert"' in l]
 alerted = {}
 for a in alerts:
-    r = a["reference"]
+    r = a["subject"]["reference"]
     alerted[r] = max(alerted.get(r, -1), a["score"])
 st = json.load(open(stats))["cameras"][0]
 failures = []
