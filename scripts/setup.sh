@@ -41,6 +41,8 @@ done
 #   libav*-dev: FFmpeg, the video sources of lfr run; ffmpeg: tests serve and
 #     scale clips with it
 #   python3: end-to-end tests compute their truth with it
+#   libjansson-dev: JSON of live events (and the service's API)
+#   python3-jsonschema: tests validate events against schemas/events/
 packages=(
     build-essential
     cmake
@@ -68,6 +70,8 @@ packages=(
     libavutil-dev
     ffmpeg
     python3
+    libjansson-dev
+    python3-jsonschema
 )
 
 # A package counts as present when dpkg says it is installed. nodejs and npm
