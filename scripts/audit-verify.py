@@ -509,7 +509,10 @@ def verify_home(home, opts):
             w = anchor.split()
             if len(w) != 5 or w[0] != "openlfr-audit-head-v1" or w[1] != "seq" or w[3] != "hash":
                 raise Bad("audit.head is malformed")
-            a_seq, a_hash = int(w[2]), bytes.fromhex(w[4])
+            try:
+                a_seq, a_hash = int(w[2]), bytes.fromhex(w[4])
+            except ValueError:
+                raise Bad("audit.head is malformed")
             if a_seq > n:
                 raise Bad("audit entry %d: missing (audit.head records entry %d)" % (n + 1, a_seq))
             if v1_hash.get(a_seq) != a_hash:
@@ -689,6 +692,10 @@ def main(argv):
         return 1
     except (OSError, sqlite3.Error) as e:
         print("audit-verify.py: %s" % e)
+        return 1
+    except (ValueError, TypeError, IndexError, KeyError, struct.error) as e:
+        # Whatever else malformed input leads to: one line, not a traceback.
+        print("audit-verify.py: malformed input: %s" % e)
         return 1
     print("\n".join(lines))
     return 0

@@ -347,6 +347,32 @@ static void test_rollback_found(void **state)
     home_remove(&h);
 }
 
+/* The signed head removed from the database: never restarted silently. */
+static void test_lost_head(void **state)
+{
+    (void)state;
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    lfr_store_close(s);
+    raw_sql(&h, "DELETE FROM log_head;");
+    verify_fails(&h, 0, "signed head (log_head) is missing");
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    assert_int_equal(lfr_store_user_add(s, &admin, "aud", LFR_ROLE_AUDITOR, OPER_PW),
+                     LFR_ERR_TAMPERED);
+    assert_non_null(strstr(lfr_errmsg(), "writes are stopped"));
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM log_head"), 0);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'log.init'"), 1);
+    char found[512];
+    assert_int_equal(lfr_audit_reanchor(s, &admin, "head lost in a restore", found), LFR_OK);
+    assert_non_null(strstr(found, "no signed head"));
+    assert_int_equal(lfr_store_user_add(s, &admin, "aud", LFR_ROLE_AUDITOR, OPER_PW), LFR_OK);
+    lfr_store_close(s);
+    lfr_audit_verdict v;
+    verify_ok(&h, &v);
+    home_remove(&h);
+}
+
 /* ---- The log key ------------------------------------------------------------------------- */
 
 static void test_lost_key(void **state)
@@ -770,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_forged_entry_found_at_once),
         cmocka_unit_test(test_lost_anchor_stops_writes),
         cmocka_unit_test(test_rollback_found),
+        cmocka_unit_test(test_lost_head),
         cmocka_unit_test(test_lost_key),
         cmocka_unit_test(test_time_set_back),
         cmocka_unit_test(test_proofs),
