@@ -111,6 +111,31 @@ sed -i '4s/./A/' "$tmp/p3"
 refuse "an altered proof is refused" "not in the checkpoint" \
     python3 "$verifier" --proof "$tmp/p3" --key "$tmp/log.vkey"
 
+# The independent verifier answers damaged input with one line, never a
+# traceback (S18): 200 random byte changes to a proof and a checkpoint.
+python3 - "$tmp/p2" "$tmp/kept.note" "$verifier" "$tmp/log.vkey" >"$tmp/robust" 2>&1 <<'EOF2'
+import random, subprocess, sys
+proof, note, verifier, key = sys.argv[1:5]
+rnd = random.Random(7)
+bad = 0
+for i in range(200):
+    src = open(proof if i % 2 else note, "rb").read()
+    data = bytearray(src)
+    for _ in range(rnd.randint(1, 4)):
+        data[rnd.randrange(len(data))] = rnd.randrange(256)
+    open(sys.argv[1] + ".m", "wb").write(bytes(data))
+    args = ["--proof", sys.argv[1] + ".m"] if i % 2 else ["--consistency", sys.argv[1] + ".m",
+                                                          "--checkpoint", note]
+    r = subprocess.run([sys.executable, verifier] + args + ["--key", key], capture_output=True,
+                       text=True, errors="replace")
+    if r.returncode not in (0, 1) or "Traceback" in r.stdout + r.stderr:
+        bad += 1
+        print("input %d: exit %d: %s" % (i, r.returncode, (r.stdout + r.stderr)[-300:]))
+print("bad", bad)
+EOF2
+grep -q "^bad 0$" "$tmp/robust" && ok "scripts/audit-verify.py: 200 damaged inputs, one-line answers" ||
+    bad "scripts/audit-verify.py on damaged input: $(head -5 "$tmp/robust")"
+
 wkey="$wdir/witness.pub"
 both() { # both NAME ARGS...: lfr and the Python verifier both succeed, same first lines
     local name=$1
