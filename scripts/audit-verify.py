@@ -530,6 +530,8 @@ def verify_home(home, opts):
     except UnicodeDecodeError:
         raise Bad("the log's signed head is not UTF-8")
     _, size, root, _, _, key = open_checkpoint(note_text, keys, "the log's signed head")
+    if head[0] != size:
+        raise Bad("the log's signed head: its size is not its checkpoint's: changed outside lfr")
     roots[n] = tree.root()
     if n > size:
         raise Bad("audit entry %d: entry was added without the log key: the signed head covers"

@@ -61,6 +61,7 @@ struct lfr__log {
     lfr__frontier pending;
     uint64_t n_added;
     char reason[40];
+    char last_time[LFR__TIME_LEN]; /* of the newest entry appended */
     /* Signed before the commit, written to audit.head after it. */
     char sealed[LFR__HEAD_NOTE_MAX];
     size_t n_sealed;
@@ -366,6 +367,7 @@ int lfr__log_added(lfr_store *s, const lfr_audit_entry *e)
     lfr__entry_leaf(e, leaf);
     lfr__frontier_push(&L->pending, leaf);
     L->n_added++;
+    snprintf(L->last_time, sizeof L->last_time, "%s", e->time);
     static const char *const publish[] = {"deployment.start", "deployment.stop", "log.init",
                                           "log.reanchor"};
     for (size_t i = 0; i < sizeof publish / sizeof publish[0]; i++)
@@ -437,11 +439,9 @@ int lfr__log_seal(lfr_store *s)
     const char *why = NULL;
     int due = rc ? 0 : publish_due(s, &why);
     if (due < 0) rc = LFR_ERR_STORE;
-    if (!rc && due) {
-        char now[LFR__TIME_LEN];
-        rc = lfr__clock_now(now);
-        if (!rc) rc = s->be->log_checkpoint_add(s->db, h.size, now, why, h.note);
-    }
+    /* A published checkpoint's time is its newest entry's, so that
+     * verification can check it. */
+    if (!rc && due) rc = s->be->log_checkpoint_add(s->db, h.size, L->last_time, why, h.note);
     if (rc) return lfr__err_prefix(rc, "signing the log's head");
     memcpy(L->sealed, h.note, h.n_note);
     L->n_sealed = h.n_note;
@@ -866,6 +866,20 @@ int lfr_audit_log_key(lfr_store *s, char out[256])
     return lfr__err(LFR_ERR_NOT_FOUND, "%s: no log key (log.key, log.pub)", s->home);
 }
 
+/* The time of the newest entry at or after `from` (NULL: any). */
+typedef struct newest_time {
+    uint64_t seq;
+    char time[LFR__TIME_LEN];
+} newest_time;
+
+static int on_newest_time(const lfr_audit_entry *e, void *ctx)
+{
+    newest_time *t = ctx;
+    t->seq = e->seq;
+    snprintf(t->time, sizeof t->time, "%.*s", (int)(e->n_time < 24 ? e->n_time : 24), e->time);
+    return 0;
+}
+
 int lfr_audit_checkpoint_tick(lfr_store *s, int *published_out)
 {
     if (published_out) *published_out = 0;
@@ -892,11 +906,15 @@ int lfr_audit_checkpoint_tick(lfr_store *s, int *published_out)
         if (!rc && have_last) rc = lfr__time_parse(at, &then);
         due = !rc && (!have_last || now - then >= p.checkpoint_minutes * 60000);
     }
+    newest_time nt = {0, ""};
     if (!rc && due) {
-        char t[LFR__TIME_LEN];
-        lfr__time_format(now, t);
-        rc = s->be->log_checkpoint_add(s->db, h.size, t, "minutes", h.note);
+        /* The head's entry: the newest since the last publication. */
+        lfr_audit_filter f = {.from = have_last ? at : NULL};
+        rc = s->be->audit_each(s->db, &f, on_newest_time, &nt);
+        if (!rc && nt.seq != h.size)
+            rc = lfr__err(LFR_ERR_TAMPERED, "the log's head does not match its newest entry");
     }
+    if (!rc && due) rc = s->be->log_checkpoint_add(s->db, h.size, nt.time, "minutes", h.note);
     if (rc) {
         lfr__store_rollback(s);
         return rc;

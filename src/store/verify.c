@@ -40,6 +40,25 @@ lfr_audit_verify_config lfr_audit_verify_config_default(void)
     return c;
 }
 
+/* Published checkpoints, read before the walk. */
+typedef struct published {
+    int n, cap;
+    struct {
+        uint64_t size;
+        char *note;
+        char time[LFR__TIME_LEN], reason[24];
+        /* From the walk: the time of entry `size`, and the actions that
+         * publish (bits of publishing[]) since the previous checkpoint. */
+        char entry_time[LFR__TIME_LEN];
+        unsigned seen;
+    } * p;
+} published;
+
+/* The actions whose commits publish a checkpoint, as its reason says. */
+static const char *const publishing[] = {"deployment.start", "deployment.stop", "log.init",
+                                         "log.reanchor"};
+#define N_PUBLISHING (sizeof publishing / sizeof publishing[0])
+
 /* A size at which the walk must remember the tree's root. */
 typedef struct want {
     uint64_t size;
@@ -57,6 +76,9 @@ typedef struct walk {
     uint64_t n_reanchor, last_reanchor;
     char reanchor[200];
     uint8_t empty[LFR_HASH_BYTES]; /* the empty tree's root */
+    struct published *pub;         /* in size order: each gets its entry's time */
+    int pub_i;
+    unsigned seen;
 } walk;
 
 static void note(lfr_audit_verdict *v, const char *fmt, const char *a, const char *b)
@@ -84,6 +106,17 @@ static int verify_entry(const lfr_audit_entry *e, void *ctx)
             lfr__frontier_root(&w->chain.tree, w->wants[i].root);
             w->wants[i].seen = 1;
         }
+    for (size_t i = 0; i < N_PUBLISHING; i++)
+        if (!strcmp(e->action, publishing[i])) w->seen |= 1u << i;
+    while (w->pub && w->pub_i < w->pub->n && w->pub->p[w->pub_i].size < w->chain.tree.size)
+        w->pub_i++;
+    if (w->pub && w->pub_i < w->pub->n && w->pub->p[w->pub_i].size == w->chain.tree.size) {
+        snprintf(w->pub->p[w->pub_i].entry_time, LFR__TIME_LEN, "%.*s",
+                 (int)(e->n_time < 24 ? e->n_time : 24), e->time);
+        w->pub->p[w->pub_i].seen = w->seen;
+        w->seen = 0;
+        w->pub_i++;
+    }
     if (!strcmp(e->action, "log.reanchor")) {
         w->n_reanchor++;
         w->last_reanchor = e->seq;
@@ -114,20 +147,9 @@ static int tampered(lfr_audit_verdict *v, uint64_t seq, const char *fmt, ...)
     return lfr__err(LFR_ERR_TAMPERED, "%s", v->reason);
 }
 
-/* Published checkpoints, read before the walk. */
-typedef struct published {
-    int n, cap;
-    struct {
-        uint64_t size;
-        char *note;
-    } * p;
-} published;
-
 static int on_published(uint64_t size, const char *time, const char *reason, const char *text,
                         void *ctx)
 {
-    (void)time;
-    (void)reason;
     published *P = ctx;
     if (P->n == P->cap) {
         int cap = P->cap ? 2 * P->cap : 64;
@@ -136,7 +158,10 @@ static int on_published(uint64_t size, const char *time, const char *reason, con
         P->p = np;
         P->cap = cap;
     }
+    memset(&P->p[P->n], 0, sizeof P->p[P->n]);
     P->p[P->n].size = size;
+    snprintf(P->p[P->n].time, sizeof P->p[P->n].time, "%s", time);
+    snprintf(P->p[P->n].reason, sizeof P->p[P->n].reason, "%s", reason);
     P->p[P->n].note = strdup(text);
     if (!P->p[P->n].note) return lfr__err(LFR_ERR_NOMEM, "out of memory");
     P->n++;
@@ -237,6 +262,11 @@ static int check_log(lfr_store *s, const lfr_audit_verify_config *c, state *S, w
         return tampered(v, 0, "the log's signed head: %s%s", lfr_errmsg(),
                         S->keys_from_home ? " (keys from log.pub)" : " (the keys given)");
     lfr__verifier_format(&S->keys[key], v->key);
+    if (S->head.size != S->head_cp.size)
+        return tampered(v, 0,
+                        "the log's signed head: its size (%" PRIu64 ") is not its "
+                        "checkpoint's (%" PRIu64 "): changed outside lfr",
+                        S->head.size, S->head_cp.size);
     v->tree_size = S->head_cp.size;
     memcpy(v->root, S->head_cp.root, LFR_HASH_BYTES);
     if (n > S->head_cp.size)
@@ -285,6 +315,18 @@ static int check_log(lfr_store *s, const lfr_audit_verify_config *c, state *S, w
                             "entries %" PRIu64 " to %" PRIu64 " are missing (a published "
                             "checkpoint records %" PRIu64 " entries)",
                             n + 1, S->pub_cp[i].size, S->pub_cp[i].size);
+        /* Its time is its newest entry's; its reason one of the rules, or
+         * an action among the entries it was the first to cover. */
+        const char *reason = S->pub.p[i].reason;
+        int reason_ok =
+            !strcmp(reason, "first") || !strcmp(reason, "entries") || !strcmp(reason, "minutes");
+        for (size_t k = 0; k < N_PUBLISHING; k++)
+            if (!strcmp(reason, publishing[k]) && (S->pub.p[i].seen >> k & 1)) reason_ok = 1;
+        if (strcmp(S->pub.p[i].time, S->pub.p[i].entry_time) || !reason_ok)
+            return tampered(v, S->pub_cp[i].size,
+                            "entry's published checkpoint no longer says when or why it was "
+                            "published (its %s was changed outside lfr)",
+                            reason_ok ? "time" : "reason");
         v->n_checkpoints++;
     }
 
@@ -454,6 +496,7 @@ int lfr_audit_verify_with(lfr_store *s, const lfr_audit_verify_config *config, l
         if (lfr__audit_anchor_read(s->home, &w.v1_seq, h) != 1) w.v1_seq = 0;
     }
 
+    w.pub = &S->pub;
     if (!rc) {
         lfr__chain_init(&w.chain, c.checkpoint != NULL);
         w.chain.tolerance_ms = c.time_tolerance_ms > 0 ? c.time_tolerance_ms : 0;

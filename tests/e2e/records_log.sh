@@ -285,8 +285,8 @@ sig = bytes.fromhex(kid) + sign(seed, body.encode())
 note = body + "\n\u2014 %s %s\n" % (name, base64.b64encode(sig).decode())
 frontier = tree.size.to_bytes(8, "big") + b"".join(tree.h)
 db.execute("UPDATE log_head SET size = ?, frontier = ?, note = ?", (tree.size, frontier, note))
-db.execute("INSERT INTO log_checkpoints VALUES (?, '2026-01-01T00:00:00.000Z', 'entries', ?)",
-           (tree.size, note))
+db.execute("INSERT INTO log_checkpoints SELECT ?, time, 'entries', ? FROM audit WHERE seq = ?",
+           (tree.size, note, tree.size))
 db.commit()
 open(home + "/audit.head", "w").write(note)
 EOF

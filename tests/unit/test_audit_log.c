@@ -373,6 +373,44 @@ static void test_lost_head(void **state)
     home_remove(&h);
 }
 
+/* Every column of the log's own tables, changed with plain SQL, is found
+ * (log_head's id is held to 1 by its CHECK; its row deleted: test_lost_head). */
+static void test_log_tables_covered(void **state)
+{
+    (void)state;
+    static const char *const change[] = {
+        "UPDATE log_head SET size = size - 1",
+        "UPDATE log_head SET frontier = substr(frontier, 1, 8) || zeroblob(length(frontier) - 8)",
+        "UPDATE log_head SET note = replace(note, char(10) || char(10), char(10) || 'x' ||"
+        " char(10) || char(10))",
+        "DROP TRIGGER log_checkpoints_no_update; UPDATE log_checkpoints SET size = size + 100",
+        "DROP TRIGGER log_checkpoints_no_update; UPDATE log_checkpoints SET time ="
+        " '2026-01-01T00:00:00.000Z'",
+        "DROP TRIGGER log_checkpoints_no_update; UPDATE log_checkpoints SET reason ="
+        " 'deployment.stop'",
+        "DROP TRIGGER log_checkpoints_no_update; UPDATE log_checkpoints SET note ="
+        " (SELECT note FROM log_head)",
+    };
+    home h;
+    lfr_user admin, op;
+    lfr_store *s = populated(&h, &admin, &op);
+    lfr_store_close(s);
+    raw_sql(&h, "PRAGMA wal_checkpoint(TRUNCATE);");
+    char db[700], copy[760];
+    home_file(&h, "lfr.db", db, sizeof db);
+    snprintf(copy, sizeof copy, "%s.orig", db);
+    copy_file(db, copy);
+    for (size_t i = 0; i < sizeof change / sizeof change[0]; i++) {
+        copy_file(copy, db);
+        raw_sql(&h, change[i]);
+        lfr_audit_verdict v;
+        int rc = verify(&h, NULL, &v);
+        if (rc != LFR_ERR_TAMPERED) print_error("not found: %s\n", change[i]);
+        assert_int_equal(rc, LFR_ERR_TAMPERED);
+    }
+    home_remove(&h);
+}
+
 /* ---- The log key ------------------------------------------------------------------------- */
 
 static void test_lost_key(void **state)
@@ -651,8 +689,8 @@ static void rewrite_whole_log(const home *h, const char *drop_action)
     assert_int_equal(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(d,
-                                        "INSERT INTO log_checkpoints VALUES (?1,"
-                                        " '2026-01-01T00:00:00.000Z', 'entries', ?2)",
+                                        "INSERT INTO log_checkpoints SELECT ?1, time,"
+                                        " 'entries', ?2 FROM audit WHERE seq = ?1",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)f.size);
@@ -797,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_lost_anchor_stops_writes),
         cmocka_unit_test(test_rollback_found),
         cmocka_unit_test(test_lost_head),
+        cmocka_unit_test(test_log_tables_covered),
         cmocka_unit_test(test_lost_key),
         cmocka_unit_test(test_time_set_back),
         cmocka_unit_test(test_proofs),
