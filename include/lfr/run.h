@@ -163,6 +163,12 @@ typedef struct lfr_subscribe_params {
                               candidates) */
     int capacity;          /* events queued for this subscriber; default 256 */
     const char *last_id;   /* resume after this event id (lfr_event_id); NULL: from now */
+    /* Called, from the publishing thread and with the bus locked, each
+     * time an event (or a gap) is queued for this subscriber: it must only
+     * wake whoever reads (signal a condition variable) and never call the
+     * bus. For one thread serving many subscriptions. NULL: none. */
+    void (*notify)(void *ctx);
+    void *notify_ctx;
 } lfr_subscribe_params;
 
 /* What a role sees, decided once here for every front end (docs/LIVE.md,

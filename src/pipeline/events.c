@@ -50,6 +50,8 @@ struct lfr_subscription {
     unsigned types;
     int64_t deployment_id;
     int redact;
+    void (*notify)(void *ctx);
+    void *notify_ctx;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     lfr_event *ring;
@@ -108,6 +110,7 @@ void lfr_events_close(lfr_events *b)
         s->bus = NULL;
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
+        if (s->notify) s->notify(s->notify_ctx);
     }
     b->subs = NULL;
     pthread_mutex_unlock(&b->mu);
@@ -171,6 +174,7 @@ static void sub_push(lfr_subscription *s, const lfr_event *e)
     }
     ring_put(s, e);
     pthread_cond_signal(&s->cv);
+    if (s->notify) s->notify(s->notify_ctx);
 }
 
 void lfr_events_publish(lfr_events *b, const lfr_event *e_in)
@@ -273,6 +277,8 @@ int lfr_events_subscribe(lfr_events *b, const lfr_subscribe_params *p, lfr_subsc
     s->types = p->types;
     s->deployment_id = p->deployment_id;
     s->redact = p->redact;
+    s->notify = p->notify;
+    s->notify_ctx = p->notify_ctx;
     pthread_mutex_init(&s->mu, NULL);
     lfr__cond_init_mono(&s->cv);
 

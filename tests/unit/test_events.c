@@ -178,6 +178,35 @@ static void test_slow_subscriber(void **state)
     lfr_events_close(b);
 }
 
+static void count_notify(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* A notify function hears of each event queued for its subscriber (one
+ * thread can serve many), and of the bus closing. */
+static void test_notify(void **state)
+{
+    (void)state;
+    lfr_events *b;
+    assert_int_equal(lfr_events_open(NULL, &b), LFR_OK);
+    int n = 0;
+    lfr_subscribe_params p = {0};
+    p.types = 1u << LFR_EVENT_ALERT;
+    p.notify = count_notify;
+    p.notify_ctx = &n;
+    lfr_subscription *s;
+    assert_int_equal(lfr_events_subscribe(b, &p, &s), LFR_OK);
+    lfr_event a = alert(1, 1), c = make(LFR_EVENT_COUNTERS, 1, "x");
+    lfr_events_publish(b, &a);
+    lfr_events_publish(b, &c); /* filtered out: no call */
+    lfr_events_publish(b, &a);
+    assert_int_equal(n, 2);
+    lfr_events_close(b);
+    assert_int_equal(n, 3);
+    lfr_subscription_close(s);
+}
+
 static void test_filters_and_redaction(void **state)
 {
     (void)state;
@@ -396,9 +425,13 @@ static void test_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_order_and_ids),         cmocka_unit_test(test_slow_subscriber),
-        cmocka_unit_test(test_filters_and_redaction), cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_close_and_timeout),     cmocka_unit_test(test_json),
+        cmocka_unit_test(test_order_and_ids),
+        cmocka_unit_test(test_slow_subscriber),
+        cmocka_unit_test(test_filters_and_redaction),
+        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_close_and_timeout),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_notify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
