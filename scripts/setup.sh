@@ -43,6 +43,7 @@ done
 #   python3: end-to-end tests compute their truth with it
 #   libjansson-dev: JSON of live events (and the service's API)
 #   python3-jsonschema: tests validate events against schemas/events/
+#   wrk: bench/service.sh loads the service's API while a deployment runs
 packages=(
     build-essential
     cmake
@@ -72,6 +73,7 @@ packages=(
     python3
     libjansson-dev
     python3-jsonschema
+    wrk
 )
 
 # A package counts as present when dpkg says it is installed. nodejs and npm
