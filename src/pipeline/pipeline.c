@@ -36,6 +36,9 @@
 #define LATENCY_SAMPLES 4096
 #define RETRY_FIRST_MS 100
 #define RETRY_MAX_MS 2000
+/* The cameras halt this long before the planned end, so that the last
+ * counters reach the store inside the window (it refuses them after). */
+#define END_MARGIN_MS 1000
 
 #define ADD(x, n) __atomic_add_fetch(&(x), (n), __ATOMIC_RELAXED)
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -816,7 +819,7 @@ static int store_counters(lfr__run *r, int quiet)
 static void poll_state(lfr__run *r, lfr_deployment *d)
 {
     int64_t now;
-    if (lfr__clock_now_ms(&now) == LFR_OK && now >= r->planned_end_ms) {
+    if (lfr__clock_now_ms(&now) == LFR_OK && now >= r->planned_end_ms - END_MARGIN_MS) {
         __atomic_store_n(&r->expired, 1, __ATOMIC_RELEASE);
         lfr__run_halt(r, "system", "the planned end was reached");
         return;
@@ -960,7 +963,8 @@ static void *monitor_main(void *arg)
         }
         /* The planned end, on the records' clock, without waiting for the
          * store thread (which may be stuck on a busy database). */
-        if (lfr__clock_now_ms(&wall) == LFR_OK && wall >= r->planned_end_ms && !halted(r)) {
+        if (lfr__clock_now_ms(&wall) == LFR_OK && wall >= r->planned_end_ms - END_MARGIN_MS &&
+            !halted(r)) {
             __atomic_store_n(&r->expired, 1, __ATOMIC_RELEASE);
             lfr__run_halt(r, "system", "the planned end was reached");
         }
@@ -996,6 +1000,14 @@ static void *monitor_main(void *arg)
     pthread_mutex_unlock(&r->mu);
     int stopped = 0;
     if (__atomic_load_n(&r->expired, __ATOMIC_ACQUIRE)) {
+        /* The cameras stopped just before the end: the store stops the
+         * deployment once it has come. */
+        int64_t wall;
+        while (lfr__clock_now_ms(&wall) == LFR_OK && wall < r->planned_end_ms) {
+            int64_t left = r->planned_end_ms - wall;
+            struct timespec ts = {0, (long)(left > 100 ? 100 : left) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         int rc = lfr_store_deployment_expire(r->c.store, r->d->id);
         if (rc == LFR_OK) {
             stopped = 1;
