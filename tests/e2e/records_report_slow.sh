@@ -71,7 +71,8 @@ PROVS = ["custody_imaging", "other_police_source", "public_appeal", "other"]
 
 # ---- Users -----------------------------------------------------------------
 T0 = "2026-03-01T08:00:00Z"
-run(["init"])
+# The whole record under the simulated clock: entry times may not go back.
+run(["init"], now=T0)
 run(["user", "add", "admin", "--role", "administrator"], now=T0)
 for name, role in [("op1", "operator"), ("op2", "operator"), ("ao1", "authorising_officer"),
                    ("ao2", "authorising_officer"), ("aud", "auditor")]:
@@ -108,8 +109,8 @@ if len(subjects) < 12:
 
 # One subject is taken off before any deployment: a removal receipt.
 removed_id = sorted(subjects)[1]
-run(["subject", "remove", str(removed_id)], user="op1", now="2026-03-01T09:00:00Z")
-subjects[removed_id]["removed"] = "2026-03-01T09:00:00.000Z"
+run(["subject", "remove", str(removed_id)], user="op1", now=T0)
+subjects[removed_id]["removed"] = "2026-03-01T08:00:00.000Z"
 
 # ---- Deployments ------------------------------------------------------------------
 deps = {}
@@ -190,13 +191,13 @@ def run_deployment(did, start_at, day):
     run(["deployment", "stop", str(did)], user="op1", now=stop_at)
     d["stopped"] = stop_at
 
+# In time order: entry times may not go back.
 run_deployment(A, "2026-03-02T09:05:00Z", "2026-03-02")
-run_deployment(B, "2026-03-10T08:02:00Z", "2026-03-10")
-
 run(["sharing", "add", "--recipient", "Independent review", "--purpose", "Audit of alerts",
      "--legal-basis", "DPA 2018 s.35", "--dataset", "alert crops of deployment 1",
      "--images", "4", "--security", "encrypted transfer", "--date", "2026-03-05"],
     user="admin", now="2026-03-06T10:00:00Z")
+run_deployment(B, "2026-03-10T08:02:00Z", "2026-03-10")
 
 # ---- Retention at day 35 (crops of A past 31 days, B's not), twice -------------------------
 R1 = "2026-04-05T12:00:00Z"
