@@ -44,6 +44,8 @@ done
 #   libjansson-dev: JSON of live events (and the service's API)
 #   python3-jsonschema: tests validate events against schemas/events/
 #   wrk: bench/service.sh loads the service's API while a deployment runs
+#   libpq-dev: the PostgreSQL backend of the store; postgresql: the server the
+#     tests start (scripts/pg-test-server.sh) and the psql command
 packages=(
     build-essential
     cmake
@@ -74,6 +76,8 @@ packages=(
     libjansson-dev
     python3-jsonschema
     wrk
+    libpq-dev
+    postgresql
 )
 
 # A package counts as present when dpkg says it is installed. nodejs and npm

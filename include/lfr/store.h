@@ -64,7 +64,27 @@ int lfr_store_init(const char *home);
 
 typedef struct lfr_store lfr_store;
 
-/* Open an initialised home, applying any pending schema migrations (each in
+/* Where a new home keeps its records. Zero-initialised: the embedded
+ * database (lfr.db in the home). */
+typedef struct lfr_store_config {
+    /* NULL or "": embedded. Otherwise a libpq connection string (a URI,
+     * "postgresql://lfr@db.example.org/lfr?sslmode=verify-full", or
+     * "host=... dbname=..." pairs; docs/POSTGRESQL.md): records and sealed
+     * media then live in that PostgreSQL database, which must exist and
+     * hold no lfr store yet, and the home holds the key, audit.head and the
+     * file `database` (mode 0600) with the string, but no lfr.db and no
+     * media/. Credentials belong in a password file or a client
+     * certificate named by the string rather than in it. */
+    const char *database;
+} lfr_store_config;
+
+/* lfr_store_init, with the records where `config` says (NULL: embedded).
+ * A PostgreSQL database that cannot be reached, or already holds an lfr
+ * store (LFR_ERR_CONFLICT), is refused before anything is created. */
+int lfr_store_init_with(const char *home, const lfr_store_config *config);
+
+/* Open an initialised home (embedded, or PostgreSQL when it holds a file
+ * `database`), applying any pending schema migrations (each in
  * its own transaction, each audited). Refuses (LFR_ERR_UNSUPPORTED) a
  * database whose schema is newer than this program, and a key file readable
  * by group or others (LFR_ERR_DENIED). Close with lfr_store_close(). */
@@ -72,6 +92,9 @@ int lfr_store_open(const char *home, lfr_store **store_out);
 
 /* Close a store; NULL does nothing. */
 void lfr_store_close(lfr_store *store);
+
+/* "sqlite" or "postgresql": where the open store keeps its records. */
+const char *lfr_store_backend(const lfr_store *store);
 
 /* Schema version of the open database, and the newest this program knows. */
 int lfr_store_schema_version(const lfr_store *store);

@@ -310,6 +310,52 @@ void lfr__adjudication_detail(const lfr_alert *a, char *b, size_t cap)
     json_raw(b, cap, "}");
 }
 
+/* ---- Rows as the backends store them ---------------------------------------------- */
+
+/* Per-category counts are stored as "n1,...,n8;s1,...,s8;p1,...,p4"
+ * (images, then subjects per category, then images per provenance). */
+void lfr__snapshot_counts_format(const lfr_deployment *d, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (int c = 1; c <= LFR_N_CATEGORIES; c++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%lld", c > 1 ? "," : "",
+                              (long long)d->snapshot_by_category[c]);
+    n += (size_t)snprintf(out + n, cap - n, ";");
+    for (int c = 1; c <= LFR_N_CATEGORIES && n < cap; c++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%lld", c > 1 ? "," : "",
+                              (long long)d->snapshot_subjects_by_category[c]);
+    n += (size_t)snprintf(out + n, cap - n, ";");
+    for (int p = 1; p <= LFR_N_PROVENANCES && n < cap; p++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%lld", p > 1 ? "," : "",
+                              (long long)d->snapshot_by_provenance[p]);
+}
+
+void lfr__snapshot_counts_parse(const char *s, lfr_deployment *d)
+{
+    long long v[2 * LFR_N_CATEGORIES + LFR_N_PROVENANCES] = {0};
+    if (s && *s)
+        sscanf(s,
+               "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld;%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld;"
+               "%lld,%lld,%lld,%lld",
+               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11],
+               &v[12], &v[13], &v[14], &v[15], &v[16], &v[17], &v[18], &v[19]);
+    for (int p = 1; p <= LFR_N_PROVENANCES; p++)
+        d->snapshot_by_provenance[p] = v[2 * LFR_N_CATEGORIES + p - 1];
+    for (int c = 1; c <= LFR_N_CATEGORIES; c++) {
+        d->snapshot_by_category[c] = v[c - 1];
+        d->snapshot_subjects_by_category[c] = v[LFR_N_CATEGORIES + c - 1];
+    }
+}
+
+lfr_deployment_state lfr__deployment_state_of(const lfr_deployment *d)
+{
+    return d->stopped_at[0]      ? LFR_DEPLOYMENT_STOPPED
+           : d->started_at[0]    ? LFR_DEPLOYMENT_RUNNING
+           : d->authorised_at[0] ? LFR_DEPLOYMENT_AUTHORISED
+                                 : LFR_DEPLOYMENT_CREATED;
+}
+
 /* ---- Create, authorise ---------------------------------------------------------------- */
 
 static int canonical_time(const char *what, const char *in, char out[LFR__TIME_LEN])

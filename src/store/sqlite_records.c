@@ -44,42 +44,6 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-/* Per-category counts are stored as "n1,...,n8;s1,...,s8;p1,...,p4"
- * (images, then subjects per category, then images per provenance). */
-static void counts_format(const lfr_deployment *d, char *out, size_t cap)
-{
-    size_t n = 0;
-    out[0] = 0;
-    for (int c = 1; c <= LFR_N_CATEGORIES; c++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%lld", c > 1 ? "," : "",
-                              (long long)d->snapshot_by_category[c]);
-    n += (size_t)snprintf(out + n, cap - n, ";");
-    for (int c = 1; c <= LFR_N_CATEGORIES && n < cap; c++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%lld", c > 1 ? "," : "",
-                              (long long)d->snapshot_subjects_by_category[c]);
-    n += (size_t)snprintf(out + n, cap - n, ";");
-    for (int p = 1; p <= LFR_N_PROVENANCES && n < cap; p++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%lld", p > 1 ? "," : "",
-                              (long long)d->snapshot_by_provenance[p]);
-}
-
-static void counts_parse(const char *s, lfr_deployment *d)
-{
-    long long v[2 * LFR_N_CATEGORIES + LFR_N_PROVENANCES] = {0};
-    if (s && *s)
-        sscanf(s,
-               "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld;%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld;"
-               "%lld,%lld,%lld,%lld",
-               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11],
-               &v[12], &v[13], &v[14], &v[15], &v[16], &v[17], &v[18], &v[19]);
-    for (int p = 1; p <= LFR_N_PROVENANCES; p++)
-        d->snapshot_by_provenance[p] = v[2 * LFR_N_CATEGORIES + p - 1];
-    for (int c = 1; c <= LFR_N_CATEGORIES; c++) {
-        d->snapshot_by_category[c] = v[c - 1];
-        d->snapshot_subjects_by_category[c] = v[LFR_N_CATEGORIES + c - 1];
-    }
-}
-
 /* ---- Deployments ------------------------------------------------------------------ */
 
 int lfr__sq_deployment_insert(void *db, const lfr__deployment_row *r, int64_t *id_out)
@@ -188,16 +152,13 @@ static int read_deployment(sqlite3 *db, sqlite3_stmt *st, lfr__deployment_row *r
     PUT(d->stopped_at, 21);
     d->snapshot_subjects = sqlite3_column_int64(st, 22);
     d->snapshot_images = sqlite3_column_int64(st, 23);
-    counts_parse((const char *)sqlite3_column_text(st, 24), d);
+    lfr__snapshot_counts_parse((const char *)sqlite3_column_text(st, 24), d);
     d->snapshot_expired_left_out = sqlite3_column_int64(st, 25);
     PUT(d->snapshot_model, 26);
     PUT(d->snapshot_hash, 27);
     PUT(r->snapshot_file, 28);
     PUT(d->purged_at, 29);
-    d->state = d->stopped_at[0]      ? LFR_DEPLOYMENT_STOPPED
-               : d->started_at[0]    ? LFR_DEPLOYMENT_RUNNING
-               : d->authorised_at[0] ? LFR_DEPLOYMENT_AUTHORISED
-                                     : LFR_DEPLOYMENT_CREATED;
+    d->state = lfr__deployment_state_of(d);
     return read_cameras(db, d);
 }
 
@@ -252,7 +213,7 @@ int lfr__sq_deployment_update(void *db, const lfr__deployment_row *r)
 {
     const lfr_deployment *d = &r->d;
     char counts[400];
-    counts_format(d, counts, sizeof counts);
+    lfr__snapshot_counts_format(d, counts, sizeof counts);
     sqlite3_stmt *st;
     int rc = sq_prepare(db,
                         "UPDATE deployments SET authorised_by = ?2, authorised_at = ?3,"

@@ -153,20 +153,108 @@ int lfr__store_migrate(lfr_store *s, int target)
 
 /* ---- Homes ------------------------------------------------------------------------ */
 
-int lfr_store_init(const char *home)
+/* The connection string in home/database: a regular file, not a link,
+ * mode 0600 or stricter (it may name a password file or hold a password),
+ * one line. NULL in *out (and LFR_OK) when the home has no such file. */
+static int read_database_file(const char *home, char **out)
+{
+    *out = NULL;
+    char path[4096];
+    int rc = home_path(home, "database", path, sizeof path);
+    if (rc) return rc;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return LFR_OK;
+        return lfr__err(LFR_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st))
+        rc = lfr__err(LFR_ERR_IO, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = lfr__err(LFR_ERR_FORMAT, "%s: not a regular file", path);
+    else if (st.st_mode & 077)
+        rc = lfr__err(LFR_ERR_DENIED, "%s: readable by others (mode %03o; want 600)", path,
+                      (unsigned)(st.st_mode & 0777));
+    close(fd);
+    if (rc) return rc;
+    uint8_t *data;
+    size_t n;
+    rc = lfr__read_file(path, 4096, &data, &n);
+    if (rc) return rc;
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
+        n--;
+    int bad = n == 0;
+    for (size_t i = 0; i < n; i++)
+        if (data[i] < 0x20 || data[i] == 0x7f) bad = 1;
+    if (bad) {
+        sodium_memzero(data, n);
+        free(data);
+        return lfr__err(LFR_ERR_FORMAT, "%s: not one line holding a connection string", path);
+    }
+    char *conninfo = malloc(n + 1);
+    if (conninfo) {
+        memcpy(conninfo, data, n);
+        conninfo[n] = 0;
+    }
+    sodium_memzero(data, n);
+    free(data);
+    if (!conninfo) return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    *out = conninfo;
+    return LFR_OK;
+}
+
+static void free_secret(char *s)
+{
+    if (!s) return;
+    sodium_memzero(s, strlen(s));
+    free(s);
+}
+
+/* A database that may take a new store: reachable, and holding no lfr
+ * schema yet (another home's records are not to be mixed with a new key). */
+static int check_new_database(const char *conninfo)
+{
+    void *db;
+    int rc = lfr__pg_backend.open(conninfo, 1, &db);
+    if (rc) return rc;
+    int version = 0;
+    rc = lfr__pg_backend.schema_version(db, &version);
+    lfr__pg_backend.close(db);
+    if (!rc && version != 0)
+        rc = lfr__err(LFR_ERR_CONFLICT,
+                      "the database already holds an lfr store (schema version %d); a new home"
+                      " needs an empty database",
+                      version);
+    return rc;
+}
+
+int lfr_store_init_with(const char *home, const lfr_store_config *config)
 {
     if (!home || !*home) return lfr__err(LFR_ERR_INVALID, "no home folder given");
     if (sodium_init() < 0) return lfr__err(LFR_ERR_BACKEND, "libsodium initialisation failed");
-    char db[4096], key[4096], media[4096];
+    const char *conninfo =
+        config && config->database && *config->database ? config->database : NULL;
+    if (conninfo) {
+        size_t n = strlen(conninfo);
+        int bad = n > 4000;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)conninfo[i] < 0x20 || conninfo[i] == 0x7f) bad = 1;
+        if (bad)
+            return lfr__err(LFR_ERR_INVALID,
+                            "database: a connection string is one line of at most 4000 bytes");
+    }
+    char db[4096], key[4096], media[4096], dbfile[4096];
     int rc = home_path(home, "lfr.db", db, sizeof db);
     if (!rc) rc = home_path(home, "key", key, sizeof key);
     if (!rc) rc = home_path(home, "media", media, sizeof media);
+    if (!rc) rc = home_path(home, "database", dbfile, sizeof dbfile);
     if (rc) return rc;
 
     struct stat st;
     if (lstat(home, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) return lfr__err(LFR_ERR_CONFLICT, "%s: not a folder", home);
-        if (lstat(db, &st) == 0) return lfr__err(LFR_ERR_CONFLICT, "%s: already initialised", home);
+        if (lstat(db, &st) == 0 || lstat(dbfile, &st) == 0)
+            return lfr__err(LFR_ERR_CONFLICT, "%s: already initialised", home);
         int empty = dir_is_empty(home);
         if (empty < 0) return LFR_ERR_IO;
         if (!empty)
@@ -176,23 +264,39 @@ int lfr_store_init(const char *home)
     } else if (errno != ENOENT) {
         return lfr__err(LFR_ERR_IO, "%s: %s", home, strerror(errno));
     }
-    rc = make_dir(home);
+    /* Before anything is made: the database must be there, and empty. */
+    if (conninfo) rc = check_new_database(conninfo);
+    if (!rc) rc = make_dir(home);
     if (rc) return rc;
 
     uint8_t k[LFR__KEY_BYTES];
     randombytes_buf(k, sizeof k);
     rc = create_private_file(key, k, sizeof k);
     sodium_memzero(k, sizeof k);
-    if (!rc) rc = make_dir(media);
-    /* The database file is created here, 0600, so that SQLite (and its -wal
-     * and -shm files, which copy its mode) never makes it world-readable. */
-    if (!rc) rc = create_private_file(db, NULL, 0);
+    if (conninfo) {
+        /* The sealed media live in the database: no media folder. */
+        char line[4096 + 2];
+        int n = snprintf(line, sizeof line, "%s\n", conninfo);
+        if (!rc) rc = create_private_file(dbfile, line, (size_t)n);
+        sodium_memzero(line, sizeof line);
+    } else {
+        if (!rc) rc = make_dir(media);
+        /* The database file is created here, 0600, so that SQLite (and its
+         * -wal and -shm files, which copy its mode) never makes it
+         * world-readable. */
+        if (!rc) rc = create_private_file(db, NULL, 0);
+    }
     if (rc) return rc;
 
     lfr_store *s;
     rc = lfr_store_open(home, &s);
     lfr_store_close(s);
     return rc;
+}
+
+int lfr_store_init(const char *home)
+{
+    return lfr_store_init_with(home, NULL);
 }
 
 int lfr__store_open_raw(const char *home, lfr_store **store_out)
@@ -205,30 +309,45 @@ int lfr__store_open_raw(const char *home, lfr_store **store_out)
     if (!rc) rc = home_path(home, "key", key, sizeof key);
     if (rc) return rc;
 
+    /* A file `database` names a PostgreSQL database; else lfr.db is the
+     * embedded one. */
+    char *conninfo = NULL;
+    rc = read_database_file(home, &conninfo);
+    if (rc) return rc;
     struct stat st;
-    if (stat(db, &st))
+    if (!conninfo && stat(db, &st))
         return lfr__err(LFR_ERR_NOT_FOUND, "%s: not an lfr home (no lfr.db; run lfr init)", home);
 
     lfr_store *s = calloc(1, sizeof *s);
-    if (!s) return lfr__err(LFR_ERR_NOMEM, "out of memory");
-    s->be = &lfr__sqlite_backend;
+    if (!s) {
+        free_secret(conninfo);
+        return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    }
+    s->be = conninfo ? &lfr__pg_backend : &lfr__sqlite_backend;
     s->media_fd = -1;
     s->home = strdup(home);
     if (!s->home) {
+        free_secret(conninfo);
         free(s);
         return lfr__err(LFR_ERR_NOMEM, "out of memory");
     }
+    const char *where = conninfo ? "database" : db;
     rc = lfr__key_load(key, &s->key);
-    if (!rc) rc = lfr__media_open_dir(home, &s->media_fd);
-    if (!rc) rc = s->be->open(db, 0, &s->db);
+    /* Sealed media are files under media/, unless the backend keeps them. */
+    if (!rc && !s->be->blob_put) rc = lfr__media_open_dir(home, &s->media_fd);
+    if (!rc) {
+        rc = s->be->open(conninfo ? conninfo : db, 0, &s->db);
+        if (rc && conninfo) lfr__err_prefix(rc, home);
+    }
+    free_secret(conninfo);
     if (!rc) rc = s->be->schema_version(s->db, &s->version);
     if (!rc && s->version > s->be->schema_latest())
         rc = lfr__err(LFR_ERR_UNSUPPORTED,
                       "%s: database schema version %d is newer than this program's (%d); "
                       "use a newer lfr",
-                      db, s->version, s->be->schema_latest());
+                      where, s->version, s->be->schema_latest());
     if (!rc && s->version < 0)
-        rc = lfr__err(LFR_ERR_FORMAT, "%s: bad schema version %d", db, s->version);
+        rc = lfr__err(LFR_ERR_FORMAT, "%s: bad schema version %d", where, s->version);
     if (rc) {
         lfr_store_close(s);
         return rc;
@@ -296,6 +415,11 @@ void lfr_store_close(lfr_store *s)
     if (s->media_fd >= 0) close(s->media_fd);
     free(s->home);
     free(s);
+}
+
+const char *lfr_store_backend(const lfr_store *s)
+{
+    return s->be->name;
 }
 
 int lfr_store_schema_version(const lfr_store *s)

@@ -196,6 +196,8 @@ typedef struct lfr__backend {
 } lfr__backend;
 
 extern const lfr__backend lfr__sqlite_backend;
+/* pg.c: PostgreSQL through libpq; `path` of open is a connection string. */
+extern const lfr__backend lfr__pg_backend;
 
 /* sqlite.c: an error status and message for the database's last failure
  * ("database: <what>: <SQLite's message>", with the system's reason for I/O
@@ -331,6 +333,11 @@ void lfr__deployment_start_detail(const lfr_deployment *d, char *out, size_t cap
 char *lfr__deployment_stop_detail(lfr_store *s, int64_t id);
 void lfr__alert_detail(const lfr_alert *a, char *out, size_t cap);
 void lfr__adjudication_detail(const lfr_alert *a, char *out, size_t cap);
+/* A deployment's snapshot counts as the backends store them, in one text
+ * column, and back; its state, from which steps happened. */
+void lfr__snapshot_counts_format(const lfr_deployment *d, char *out, size_t cap);
+void lfr__snapshot_counts_parse(const char *s, lfr_deployment *d);
+lfr_deployment_state lfr__deployment_state_of(const lfr_deployment *d);
 /* The hash of a snapshot's rows (hex), as recorded at start. */
 int lfr__snapshot_hash(lfr_store *s, int64_t id, char hex_out[2 * LFR_HASH_BYTES + 1]);
 

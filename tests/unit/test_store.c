@@ -4,10 +4,11 @@
  * newer schema and an exposed key, users and roles (bootstrap, who may add
  * whom, wrong passwords), audit listing with filters under a fake clock, and
  * tamper evidence: each way of altering the audit table behind the
- * program's back (plain SQLite, as a person with the file would) must make
+ * program's back (plain SQL, as a person with the database would) must make
  * lfr_audit_verify fail and name the right entry.
  *
- * Homes are made with mkdtemp under $TMPDIR and removed afterwards.
+ * Homes are made with mkdtemp under $TMPDIR and removed afterwards. The
+ * tests run on embedded homes, and again on PostgreSQL (testdb.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,10 +25,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "lfr/lfr.h"
 #include "store/store.h"
+#include "testdb.h"
 #include "util/util.h"
 
 #define ADMIN_PW "correct horse battery"
@@ -48,17 +48,16 @@ static void home_make(home *h)
     snprintf(h->path, sizeof h->path, "%s/home", h->dir);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void home_remove(home *h)
 {
-    nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tdb_remove(h->path, h->dir);
+}
+
+/* A copy of closed home `src`, in a folder of its own. */
+static void home_clone(const home *src, home *dst)
+{
+    home_make(dst);
+    tdb_clone(src->path, dst->path);
 }
 
 static void home_file(const home *h, const char *leaf, char *out, size_t cap)
@@ -76,40 +75,23 @@ static unsigned mode_of(const char *path)
 /* Run SQL on the home's database directly, as a tamperer would. */
 static void raw_sql(const home *h, const char *sql)
 {
-    char db[700];
-    home_file(h, "lfr.db", db, sizeof db);
-    sqlite3 *d;
-    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
-    char *msg = NULL;
-    int rc = sqlite3_exec(d, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) print_error("sql: %s: %s\n", sql, msg ? msg : "?");
-    sqlite3_free(msg);
-    sqlite3_close(d);
-    assert_int_equal(rc, SQLITE_OK);
+    tdb_sql(h->path, sql);
 }
 
-static const char drop_triggers[] = "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;";
+#define drop_triggers                                                                              \
+    tdb_q("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;",                           \
+          "DROP TRIGGER audit_no_update ON audit; DROP TRIGGER audit_no_delete ON audit;")
 
 static int64_t raw_count(const home *h, const char *sql)
 {
-    char db[700];
-    home_file(h, "lfr.db", db, sizeof db);
-    sqlite3 *d;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(d, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(d);
-    return n;
+    return tdb_count(h->path, sql);
 }
 
 /* An initialised home with an administrator "admin" and an operator "op". */
 static lfr_store *populated(home *h, lfr_user *admin, lfr_user *op)
 {
     home_make(h);
-    assert_int_equal(lfr_store_init(h->path), LFR_OK);
+    assert_int_equal(tdb_init(h->path), LFR_OK);
     lfr_store *s;
     assert_int_equal(lfr_store_open(h->path, &s), LFR_OK);
     assert_int_equal(lfr_store_user_add(s, NULL, "admin", LFR_ROLE_ADMINISTRATOR, ADMIN_PW),
@@ -160,7 +142,7 @@ static void test_init_creates_private_home(void **state)
     (void)state;
     home h;
     home_make(&h);
-    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    assert_int_equal(tdb_init(h.path), LFR_OK);
     char p[700];
     assert_int_equal(mode_of(h.path), 0700);
     home_file(&h, "key", p, sizeof p);
@@ -168,15 +150,30 @@ static void test_init_creates_private_home(void **state)
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_size, 32);
-    home_file(&h, "media", p, sizeof p);
-    assert_int_equal(mode_of(p), 0700);
-    home_file(&h, "lfr.db", p, sizeof p);
-    assert_int_equal(mode_of(p), 0600);
+    if (tdb_pg()) {
+        /* Records and media in the database; the home keeps the key, the
+         * anchor and the connection string. */
+        home_file(&h, "database", p, sizeof p);
+        assert_int_equal(mode_of(p), 0600);
+        home_file(&h, "media", p, sizeof p);
+        assert_int_not_equal(stat(p, &st), 0);
+        home_file(&h, "lfr.db", p, sizeof p);
+        assert_int_not_equal(stat(p, &st), 0);
+    } else {
+        home_file(&h, "media", p, sizeof p);
+        assert_int_equal(mode_of(p), 0700);
+        home_file(&h, "lfr.db", p, sizeof p);
+        assert_int_equal(mode_of(p), 0600);
+    }
     home_file(&h, "audit.head", p, sizeof p);
     assert_int_equal(mode_of(p), 0600);
+    lfr_store *s;
+    assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
+    assert_string_equal(lfr_store_backend(s), tdb_pg() ? "postgresql" : "sqlite");
+    lfr_store_close(s);
 
     /* A second init is refused and changes nothing. */
-    assert_int_equal(lfr_store_init(h.path), LFR_ERR_CONFLICT);
+    assert_int_equal(tdb_init(h.path), LFR_ERR_CONFLICT);
     assert_non_null(strstr(lfr_errmsg(), "already initialised"));
 
     /* A non-empty folder without a database is refused; an empty one used. */
@@ -188,18 +185,24 @@ static void test_init_creates_private_home(void **state)
     FILE *f = fopen(junk, "w");
     assert_non_null(f);
     fclose(f);
-    assert_int_equal(lfr_store_init(other), LFR_ERR_CONFLICT);
+    assert_int_equal(tdb_init(other), LFR_ERR_CONFLICT);
     assert_non_null(strstr(lfr_errmsg(), "not empty"));
     assert_int_equal(remove(junk), 0);
-    assert_int_equal(lfr_store_init(other), LFR_OK);
+    assert_int_equal(tdb_init(other), LFR_OK);
     assert_int_equal(mode_of(other), 0700);
 
     /* Opening somewhere that is not a home says so. */
-    lfr_store *s;
     assert_int_equal(lfr_store_open(h.dir, &s), LFR_ERR_NOT_FOUND);
     assert_null(s);
+    tdb_drop(other);
     home_remove(&h);
 }
+
+static const char *const_schema_version(void)
+{
+    return tdb_q("PRAGMA user_version", "SELECT version FROM lfr_schema");
+}
+#define schema_version_sql const_schema_version()
 
 static void test_migrations_from_every_version(void **state)
 {
@@ -219,10 +222,21 @@ static void test_migrations_from_every_version(void **state)
         assert_int_equal(fwrite("0123456789abcdef0123456789abcdef", 1, 32, f), 32);
         fclose(f);
         assert_int_equal(chmod(p, 0600), 0);
-        home_file(&h, "lfr.db", p, sizeof p);
-        sqlite3 *d;
-        assert_int_equal(sqlite3_open(p, &d), SQLITE_OK);
-        sqlite3_close(d);
+        if (tdb_pg()) {
+            char ci[2048];
+            tdb_new_database(ci, sizeof ci);
+            home_file(&h, "database", p, sizeof p);
+            f = fopen(p, "w");
+            assert_non_null(f);
+            fprintf(f, "%s\n", ci);
+            fclose(f);
+            assert_int_equal(chmod(p, 0600), 0);
+        } else {
+            home_file(&h, "lfr.db", p, sizeof p);
+            sqlite3 *d;
+            assert_int_equal(sqlite3_open(p, &d), SQLITE_OK);
+            sqlite3_close(d);
+        }
 
         lfr_store *s;
         assert_int_equal(lfr__store_open_raw(h.path, &s), LFR_OK);
@@ -248,7 +262,7 @@ static void test_migrations_from_every_version(void **state)
             assert_int_equal(lfr_store_login(s, "admin", ADMIN_PW, &u), LFR_OK);
         }
         lfr_store_close(s);
-        assert_int_equal(raw_count(&h, "PRAGMA user_version"), latest);
+        assert_int_equal(raw_count(&h, schema_version_sql), latest);
         assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'store.migrate'"),
                          latest);
         /* The newest tables exist and are empty after migrating. */
@@ -287,11 +301,11 @@ static void test_reopen_and_refusals(void **state)
     assert_int_equal(chmod(key, 0600), 0);
 
     /* A database from a newer program is refused, and left alone. */
-    raw_sql(&h, "PRAGMA user_version = 99;");
+    raw_sql(&h, tdb_q("PRAGMA user_version = 99;", "UPDATE lfr_schema SET version = 99"));
     assert_int_equal(lfr_store_open(h.path, &s), LFR_ERR_UNSUPPORTED);
     assert_null(s);
     assert_non_null(strstr(lfr_errmsg(), "newer"));
-    assert_int_equal(raw_count(&h, "PRAGMA user_version"), 99);
+    assert_int_equal(raw_count(&h, schema_version_sql), 99);
     home_remove(&h);
 }
 
@@ -323,7 +337,7 @@ static void test_bootstrap_and_roles(void **state)
     (void)state;
     home h;
     home_make(&h);
-    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    assert_int_equal(tdb_init(h.path), LFR_OK);
     lfr_store *s;
     assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
 
@@ -446,10 +460,9 @@ static void test_login(void **state)
     /* The password hash is argon2id and the password is nowhere in the db. */
     assert_int_equal(raw_count(&h, "SELECT count(*) FROM users WHERE pwhash LIKE '$argon2id$%'"),
                      2);
-    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users WHERE instr(pwhash, 'operator')"),
-                     0);
-    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE instr(detail, 'passphrase')"
-                                   " OR instr(detail, 'Tr0ub4dor')"),
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM users WHERE pwhash LIKE '%operator%'"), 0);
+    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE detail LIKE '%passphrase%'"
+                                   " OR detail LIKE '%Tr0ub4dor%'"),
                      0);
     lfr_store_close(s);
     home_remove(&h);
@@ -463,7 +476,7 @@ static void test_audit_list_filters(void **state)
     home h;
     home_make(&h);
     setenv("LFR_FAKE_NOW", "2026-01-01T10:00:00Z", 1);
-    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    assert_int_equal(tdb_init(h.path), LFR_OK);
     lfr_store *s;
     assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
     assert_int_equal(lfr_store_user_add(s, NULL, "admin", LFR_ROLE_ADMINISTRATOR, ADMIN_PW),
@@ -561,14 +574,14 @@ static void test_tamper_edit(void **state)
     home h;
     tamper_home(&h);
     /* The triggers stop the program's own mistakes ... */
-    char db[700];
-    home_file(&h, "lfr.db", db, sizeof db);
-    sqlite3 *d;
-    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
+    char err[512];
+    assert_int_not_equal(tdb_try(h.path, "UPDATE audit SET detail = 'x' WHERE seq = 3", 0, NULL,
+                                 NULL, NULL, err, sizeof err),
+                         0);
+    assert_non_null(strstr(err, "append-only"));
     assert_int_not_equal(
-        sqlite3_exec(d, "UPDATE audit SET detail = 'x' WHERE seq = 3", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(d);
+        tdb_try(h.path, "DELETE FROM audit WHERE seq = 3", 0, NULL, NULL, NULL, err, sizeof err),
+        0);
     assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
     /* ... a person with the file drops them; the chain still tells. */
     raw_sql(&h, drop_triggers);
@@ -628,63 +641,76 @@ static void test_tamper_insert(void **state)
     (void)state;
     home h;
     uint64_t head = tamper_home(&h);
-    raw_sql(&h, "INSERT INTO audit (seq, time, actor, action, object, detail, prev_hash, hash)"
-                " SELECT max(seq) + 1, '2026-01-01T00:00:00.000Z', 'admin', 'user.add',"
-                " 'user:mallory', '{}', zeroblob(32), randomblob(32) FROM audit");
+    raw_sql(&h, tdb_q("INSERT INTO audit (seq, time, actor, action, object, detail, prev_hash,"
+                      " hash) SELECT max(seq) + 1, '2026-01-01T00:00:00.000Z', 'admin',"
+                      " 'user.add', 'user:mallory', '{}', zeroblob(32), randomblob(32) FROM audit",
+                      "INSERT INTO audit (seq, time, actor, action, object, detail, prev_hash,"
+                      " hash) SELECT max(seq) + 1, '2026-01-01T00:00:00.000Z', 'admin',"
+                      " 'user.add', 'user:mallory', '{}', decode(repeat('00', 32), 'hex'),"
+                      " decode(md5('a') || md5('b'), 'hex') FROM audit"));
     assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), head + 1);
     home_remove(&h);
 }
 
 /* Rewrite entries from `from` on with correctly recomputed hashes, as a
  * tamperer who knows the algorithm would, after changing entry `from`. */
-static void rewrite_chain(const home *h, uint64_t from, const char *new_detail)
-{
-    char dbp[700];
-    home_file(h, "lfr.db", dbp, sizeof dbp);
-    sqlite3 *d;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(dbp, &d), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(d, drop_triggers, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(d,
-                                        "SELECT seq, time, actor, action, object, detail, hash"
-                                        " FROM audit ORDER BY seq",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+typedef struct chain_rows {
     struct row {
         uint64_t seq;
         char f[5][256];
         uint8_t hash[32];
     } rows[64];
-    int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
-        rows[n].seq = (uint64_t)sqlite3_column_int64(st, 0);
-        for (int i = 0; i < 5; i++)
-            snprintf(rows[n].f[i], 256, "%s", (const char *)sqlite3_column_text(st, i + 1));
-        memcpy(rows[n].hash, sqlite3_column_blob(st, 6), 32);
-        n++;
-    }
-    sqlite3_finalize(st);
-    assert_int_equal(sqlite3_prepare_v2(d,
-                                        "UPDATE audit SET detail = ?1, prev_hash = ?2,"
-                                        " hash = ?3 WHERE seq = ?4",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    for (int i = 0; i < n; i++) {
-        if (rows[i].seq < from) continue;
-        if (rows[i].seq == from) snprintf(rows[i].f[4], 256, "%s", new_detail);
+    int n;
+} chain_rows;
+
+static void hex32(const char *hex, uint8_t out[32])
+{
+    size_t len = 0;
+    assert_int_equal(sodium_hex2bin(out, 32, hex, strlen(hex), NULL, &len, NULL), 0);
+    assert_int_equal(len, 32);
+}
+
+static void on_chain_row(int n, const char **v, void *ctx)
+{
+    chain_rows *c = ctx;
+    assert_int_equal(n, 7);
+    if (c->n == 64) return;
+    struct row *r = &c->rows[c->n++];
+    r->seq = strtoull(v[0], NULL, 10);
+    for (int i = 0; i < 5; i++)
+        snprintf(r->f[i], 256, "%s", v[i + 1]);
+    hex32(v[6], r->hash);
+}
+
+#define HASH_HEX tdb_q("hex(hash)", "encode(hash, 'hex')")
+
+static void read_chain(const home *h, chain_rows *c)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT seq, time, actor, action, object, detail, %s FROM audit ORDER BY seq",
+             HASH_HEX);
+    c->n = 0;
+    assert_int_equal(tdb_try(h->path, sql, 0, NULL, on_chain_row, c, NULL, 0), 0);
+}
+
+static void rewrite_chain(const home *h, uint64_t from, const char *new_detail)
+{
+    chain_rows c;
+    read_chain(h, &c);
+    raw_sql(h, drop_triggers);
+    for (int i = 0; i < c.n; i++) {
+        struct row *r = &c.rows[i];
+        if (r->seq < from) continue;
+        if (r->seq == from) snprintf(r->f[4], 256, "%s", new_detail);
         uint8_t prev[32] = {0};
-        if (i > 0) memcpy(prev, rows[i - 1].hash, 32);
-        lfr__audit_hash(rows[i].seq, rows[i].f[0], rows[i].f[1], rows[i].f[2], rows[i].f[3],
-                        rows[i].f[4], prev, rows[i].hash);
-        sqlite3_bind_text(st, 1, rows[i].f[4], -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, prev, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, rows[i].hash, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)rows[i].seq);
-        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-        sqlite3_reset(st);
+        if (i > 0) memcpy(prev, c.rows[i - 1].hash, 32);
+        lfr__audit_hash(r->seq, r->f[0], r->f[1], r->f[2], r->f[3], r->f[4], prev, r->hash);
+        tdb_val v[4] = {TDB_TEXT(r->f[4]), TDB_BLOB(prev, 32), TDB_BLOB(r->hash, 32),
+                        TDB_INT((int64_t)r->seq)};
+        tdb_exec(h->path, "UPDATE audit SET detail = $1, prev_hash = $2, hash = $3 WHERE seq = $4",
+                 4, v);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(d);
 }
 
 static void test_tamper_needs_anchor(void **state)
@@ -725,33 +751,18 @@ static void test_tamper_needs_anchor(void **state)
     /* A well-formed entry appended behind the program's back is not covered
      * by the signed head: found at once, and named. */
     head = tamper_home(&h);
-    char dbp[700];
-    home_file(&h, "lfr.db", dbp, sizeof dbp);
-    uint8_t prev[32], hash[32];
-    sqlite3 *d;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(dbp, &d), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(d, "SELECT hash FROM audit WHERE seq = ?1", -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)head);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    memcpy(prev, sqlite3_column_blob(st, 0), 32);
-    sqlite3_finalize(st);
+    chain_rows c;
+    read_chain(&h, &c);
+    assert_int_equal(c.rows[c.n - 1].seq, head);
+    uint8_t hash[32];
+    const uint8_t *prev = c.rows[c.n - 1].hash;
     char t[LFR__TIME_LEN];
     assert_int_equal(lfr__clock_now(t), LFR_OK);
     lfr__audit_hash(head + 1, t, "admin", "note", "", "{}", prev, hash);
-    assert_int_equal(sqlite3_prepare_v2(d,
-                                        "INSERT INTO audit VALUES (?1, ?2, 'admin', 'note', '',"
-                                        " '{}', ?3, ?4)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)head + 1);
-    sqlite3_bind_text(st, 2, t, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, prev, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, hash, 32, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(d);
+    tdb_val row[4] = {TDB_INT((int64_t)head + 1), TDB_TEXT(t), TDB_BLOB(prev, 32),
+                      TDB_BLOB(hash, 32)};
+    tdb_exec(h.path, "INSERT INTO audit VALUES ($1, $2, 'admin', 'note', '', '{}', $3, $4)", 4,
+             row);
     assert_int_equal(verify_first_bad(&h, LFR_ERR_TAMPERED), head + 1);
     assert_non_null(strstr(lfr_errmsg(), "added without the log key"));
     home_remove(&h);
@@ -838,10 +849,14 @@ static void test_sharing(void **state)
     lfr_audit_filter f = {.action = "sharing.add"};
     assert_int_equal(lfr_audit_list(s, &aud, &f, collect, &a), LFR_OK);
     assert_int_equal(a.n, 2);
-    assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action = 'sharing.add' AND"
-                                   " json_extract(detail, '$.recipient') = 'Court \"A\"' AND"
-                                   " json_extract(detail, '$.n_images') = 1"),
-                     1);
+    assert_int_equal(
+        raw_count(&h, tdb_q("SELECT count(*) FROM audit WHERE action = 'sharing.add' AND"
+                            " json_extract(detail, '$.recipient') = 'Court \"A\"' AND"
+                            " json_extract(detail, '$.n_images') = 1",
+                            "SELECT count(*) FROM audit WHERE action = 'sharing.add' AND"
+                            " detail::json->>'recipient' = 'Court \"A\"' AND"
+                            " (detail::json->>'n_images')::int = 1")),
+        1);
     assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit WHERE action ="
                                    " 'sharing.add.refused' AND actor = 'op'"),
                      1);
@@ -892,14 +907,8 @@ static void test_records_match_chain(void **state)
     assert_int_equal(lfr_store_sharing_add(s, &admin, &e, &id), LFR_OK);
     lfr_store_close(s);
     assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
-    char dbp[700];
-    home_file(&h, "lfr.db", dbp, sizeof dbp);
-    raw_sql(&h, "PRAGMA wal_checkpoint(TRUNCATE);");
-    uint8_t *orig;
-    size_t orig_n;
-    assert_int_equal(lfr__read_file(dbp, 1 << 24, &orig, &orig_n), LFR_OK);
 
-    /* Each alteration on a fresh copy of the same database. */
+    /* Each alteration on a fresh copy of the same home. */
     static const struct {
         const char *sql;
         const char *action, *object; /* the entry to be named, or NULL */
@@ -909,8 +918,8 @@ static void test_records_match_chain(void **state)
          "user op no longer matches"},
         {"UPDATE users SET name = 'admin2' WHERE name = 'admin'", NULL, NULL,
          "user admin2 has no audit entry"},
-        {"INSERT INTO users (name, role, pwhash, created_at, created_by) VALUES ('mallory',"
-         " 'administrator', 'x', '2026-01-01', 'admin')",
+        {"INSERT INTO users (id, name, role, pwhash, created_at, created_by) VALUES (99,"
+         " 'mallory', 'administrator', 'x', '2026-01-01', 'admin')",
          NULL, NULL, "user mallory has no audit entry"},
         {"DELETE FROM users WHERE name = 'op'", NULL, NULL, "deleted outside lfr"},
         {"UPDATE sharing SET n_images = 0", "sharing.add", "sharing:1", "sharing entry 1"},
@@ -918,23 +927,18 @@ static void test_records_match_chain(void **state)
         {"DELETE FROM sharing", NULL, NULL, "1 sharing.add entries but 0 sharing entries"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char wal[720];
-        snprintf(wal, sizeof wal, "%s-wal", dbp);
-        remove(wal);
-        FILE *f = fopen(dbp, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(orig, 1, orig_n, f), orig_n);
-        fclose(f);
-        raw_sql(&h, cases[i].sql);
-        uint64_t want = cases[i].action ? entry_seq(&h, cases[i].action, cases[i].object) : 0;
-        uint64_t got = verify_reason(&h);
+        home c;
+        home_clone(&h, &c);
+        raw_sql(&c, cases[i].sql);
+        uint64_t want = cases[i].action ? entry_seq(&c, cases[i].action, cases[i].object) : 0;
+        uint64_t got = verify_reason(&c);
         if (got != want || !strstr(last_reason, cases[i].reason))
             print_error("case %zu: first_bad %llu (want %llu): %s\n", i, (unsigned long long)got,
                         (unsigned long long)want, last_reason);
         assert_int_equal(got, want);
         assert_non_null(strstr(last_reason, cases[i].reason));
+        home_remove(&c);
     }
-    free(orig);
     home_remove(&h);
 }
 
@@ -1040,22 +1044,14 @@ static void test_evaluations(void **state)
         "INSERT INTO evaluation_metrics VALUES (1, 9, '', 'FMR', 0.5, 0.1, NULL, NULL, 10)",
         "UPDATE evaluations SET run_at = '2026-03-01T00:00:00.000Z'",
     };
-    raw_sql(&h, "PRAGMA wal_checkpoint(TRUNCATE);");
-    char dbp[700];
-    home_file(&h, "lfr.db", dbp, sizeof dbp);
-    uint8_t *orig;
-    size_t orig_n;
-    assert_int_equal(lfr__read_file(dbp, 1 << 24, &orig, &orig_n), LFR_OK);
     for (size_t i = 0; i < sizeof tamper / sizeof tamper[0]; i++) {
-        FILE *fp = fopen(dbp, "wb");
-        assert_non_null(fp);
-        assert_int_equal(fwrite(orig, 1, orig_n, fp), orig_n);
-        fclose(fp);
-        raw_sql(&h, tamper[i]);
-        assert_int_equal(verify_reason(&h), seq);
+        home c;
+        home_clone(&h, &c);
+        raw_sql(&c, tamper[i]);
+        assert_int_equal(verify_reason(&c), seq);
         assert_non_null(strstr(last_reason, "evaluation 1 no longer matches"));
+        home_remove(&c);
     }
-    free(orig);
     home_remove(&h);
 }
 
@@ -1073,8 +1069,12 @@ static void test_change_and_entry_are_one(void **state)
 
     /* Make every audit append fail: the user row written just before it in
      * the same transaction must go too. */
-    raw_sql(&h, "CREATE TRIGGER audit_fail BEFORE INSERT ON audit"
-                " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+    raw_sql(&h, tdb_q("CREATE TRIGGER audit_fail BEFORE INSERT ON audit"
+                      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+                      "CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS"
+                      " $$BEGIN RAISE EXCEPTION 'injected failure'; END$$;"
+                      " CREATE TRIGGER audit_fail BEFORE INSERT ON audit"
+                      " FOR EACH ROW EXECUTE FUNCTION audit_fail();"));
     assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
     assert_int_equal(lfr_store_user_add(s, &admin, "ghost", LFR_ROLE_AUDITOR, OPER_PW),
                      LFR_ERR_STORE);
@@ -1087,7 +1087,7 @@ static void test_change_and_entry_are_one(void **state)
     assert_int_equal(raw_count(&h, "SELECT count(*) FROM users"), users);
     assert_int_equal(raw_count(&h, "SELECT count(*) FROM audit"), entries);
 
-    raw_sql(&h, "DROP TRIGGER audit_fail;");
+    raw_sql(&h, tdb_q("DROP TRIGGER audit_fail;", "DROP TRIGGER audit_fail ON audit;"));
     assert_int_equal(verify_first_bad(&h, LFR_OK), 0);
     home_remove(&h);
 }
@@ -1143,7 +1143,7 @@ static void test_concurrent_bootstrap(void **state)
     enum { N_PROC = 4 };
     home h;
     home_make(&h);
-    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    assert_int_equal(tdb_init(h.path), LFR_OK);
     pid_t pids[N_PROC];
     for (int p = 0; p < N_PROC; p++) {
         pids[p] = fork();
@@ -1181,7 +1181,7 @@ static void test_seal(void **state)
     (void)state;
     home h;
     home_make(&h);
-    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    assert_int_equal(tdb_init(h.path), LFR_OK);
     lfr_store *s;
     assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
 
@@ -1250,12 +1250,75 @@ static void test_seal(void **state)
     home_remove(&h);
 }
 
+/* A PostgreSQL home's connection string: refused when others may read it,
+ * when it is not one line, when it is a link; a database that cannot be
+ * reached is an error naming the home; init refuses a database that
+ * already holds a store, and one it cannot reach, before making anything. */
+static void pg_bad_database(home *h)
+{
+    char p[700], ci[2048];
+    home_file(h, "database", p, sizeof p);
+    tdb_home_conninfo(h->path, ci, sizeof ci);
+    lfr_store *s;
+    assert_int_equal(chmod(p, 0640), 0);
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_ERR_DENIED);
+    assert_non_null(strstr(lfr_errmsg(), "readable by others"));
+    assert_int_equal(chmod(p, 0600), 0);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\nhost=elsewhere\n", ci);
+    fclose(f);
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_ERR_FORMAT);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "host=/nonexistent/socket/dir dbname=nothing connect_timeout=2\n");
+    fclose(f);
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_ERR_STORE);
+    assert_null(s);
+    assert_non_null(strstr(lfr_errmsg(), h->path));
+    assert_non_null(strstr(lfr_errmsg(), "cannot connect"));
+    f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", ci);
+    fclose(f);
+
+    /* The database holds a store: a second home may not take it. */
+    char other[700];
+    snprintf(other, sizeof other, "%s/other", h->dir);
+    lfr_store_config cfg = {.database = ci};
+    assert_int_equal(lfr_store_init_with(other, &cfg), LFR_ERR_CONFLICT);
+    assert_non_null(strstr(lfr_errmsg(), "already holds an lfr store"));
+    struct stat st;
+    assert_int_not_equal(stat(other, &st), 0);
+    cfg.database = "host=/nonexistent/socket/dir dbname=nothing connect_timeout=2";
+    assert_int_equal(lfr_store_init_with(other, &cfg), LFR_ERR_STORE);
+    assert_int_not_equal(stat(other, &st), 0);
+    cfg.database = "host=x\ndbname=y";
+    assert_int_equal(lfr_store_init_with(other, &cfg), LFR_ERR_INVALID);
+
+    /* A link in place of the file is refused. */
+    char real[760];
+    snprintf(real, sizeof real, "%s.real", p);
+    assert_int_equal(rename(p, real), 0);
+    assert_int_equal(symlink(real, p), 0);
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_ERR_IO);
+    assert_int_equal(remove(p), 0);
+    assert_int_equal(rename(real, p), 0);
+    assert_int_equal(lfr_store_open(h->path, &s), LFR_OK);
+    lfr_store_close(s);
+}
+
 static void test_corrupt_database(void **state)
 {
     (void)state;
     home h;
     home_make(&h);
-    assert_int_equal(lfr_store_init(h.path), LFR_OK);
+    assert_int_equal(tdb_init(h.path), LFR_OK);
+    if (tdb_pg()) {
+        pg_bad_database(&h);
+        home_remove(&h);
+        return;
+    }
     char db[700], wal[720];
     home_file(&h, "lfr.db", db, sizeof db);
     snprintf(wal, sizeof wal, "%s-wal", db);
@@ -1270,6 +1333,14 @@ static void test_corrupt_database(void **state)
     assert_null(s);
     assert_non_null(strstr(lfr_errmsg(), "lfr.db"));
     home_remove(&h);
+}
+
+/* The two backends know the same schema versions. */
+static void test_backends_agree(void **state)
+{
+    (void)state;
+    assert_int_equal(lfr__pg_backend.schema_latest(), lfr__sqlite_backend.schema_latest());
+    assert_int_equal(lfr_store_schema_latest(), lfr__sqlite_backend.schema_latest());
 }
 
 static void test_json_escape(void **state)
@@ -1311,6 +1382,9 @@ int main(void)
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_corrupt_database),
         cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_backends_agree),
     };
+    int skip = tdb_skip("test_store");
+    if (skip) return skip;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,10 @@
 const char lfr_cli_records_usage[] =
     "\n"
     "records (all take --home DIR, default $LFR_HOME, else ./lfr-data):\n"
-    "  init                           create a home: database, key, media folder\n"
+    "  init [--database CONNINFO]     create a home: database, key, media folder;\n"
+    "                                 with --database, records and sealed media go to\n"
+    "                                 that (empty) PostgreSQL database instead\n"
+    "                                 (postgresql://HOST/DB?sslmode=verify-full)\n"
     "  user add NAME --role ROLE [--user ADMIN]\n"
     "                                 add a user (ROLE: operator, authorising_officer,\n"
     "                                 auditor, administrator); the first user, an\n"
@@ -122,6 +125,7 @@ typedef struct ropts {
     const char *actor, *action, *object, *from, *to;
     const char *recipient, *purpose, *legal_basis, *dataset, *images, *security, *date;
     const char *category, *reason, *expires, *provenance, *captured, *models;
+    const char *database;
     const char *pos[1 + LFR_SUBJECT_MAX_IMAGES];
     int n_pos;
 } ropts;
@@ -156,6 +160,7 @@ static int parse(int argc, char **argv, const char *allowed, int max_pos, ropts 
         {"--provenance", offsetof(ropts, provenance)},
         {"--captured", offsetof(ropts, captured)},
         {"--models", offsetof(ropts, models)},
+        {"--database", offsetof(ropts, database)},
     };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -270,10 +275,11 @@ static int open_as(const ropts *o, lfr_store **st, lfr_user *me)
 static int cmd_init(int argc, char **argv)
 {
     ropts o;
-    int rc = parse(argc, argv, "", 0, &o);
+    int rc = parse(argc, argv, "--database", 0, &o);
     if (rc) return rc;
-    if (lfr_store_init(o.home)) return lib_fail();
-    printf("initialised %s\n", o.home);
+    lfr_store_config cfg = {.database = o.database};
+    if (lfr_store_init_with(o.home, &cfg)) return lib_fail();
+    printf("initialised %s%s\n", o.home, o.database ? " (records in PostgreSQL)" : "");
     return 0;
 }
 
