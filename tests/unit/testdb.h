@@ -99,16 +99,31 @@ static inline PGconn *tdb_pg_connect(const char *conninfo)
     return c;
 }
 
+/* Connections are kept open between calls (a new one costs tens of
+ * milliseconds on a busy machine): one to the server's database for the
+ * tests' own statements, one to the newest home's database. */
+static PGconn *tdb_admin_conn, *tdb_home_conn;
+static char tdb_home_conn_info[2048];
+
+static inline void tdb_forget_home_conn(void)
+{
+    PQfinish(tdb_home_conn);
+    tdb_home_conn = NULL;
+    tdb_home_conn_info[0] = 0;
+}
+
 /* Run SQL of the tests' own on the server's maintenance database. */
 static inline void tdb_admin(const char *sql)
 {
-    PGconn *c = tdb_pg_connect(getenv("LFR_PG_TEST"));
-    PGresult *r = PQexec(c, sql);
+    if (!tdb_admin_conn || PQstatus(tdb_admin_conn) != CONNECTION_OK) {
+        PQfinish(tdb_admin_conn);
+        tdb_admin_conn = tdb_pg_connect(getenv("LFR_PG_TEST"));
+    }
+    PGresult *r = PQexec(tdb_admin_conn, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         print_error("%s: %s\n", sql, PQresultErrorMessage(r));
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
-    PQfinish(c);
 }
 
 /* The connection string a home holds, or "" for an embedded home. */
@@ -170,6 +185,7 @@ static inline void tdb_drop(const char *home)
     tdb_home_conninfo(home, ci, sizeof ci);
     if (!ci[0]) return;
     char name[128], sql[256];
+    tdb_forget_home_conn();
     tdb_home_dbname(home, name, sizeof name);
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     tdb_admin(sql);
@@ -235,6 +251,7 @@ static inline void tdb_clone(const char *from, const char *to)
     if (!tdb_pg()) return;
     static int counter;
     char src[128], name[64], sql[256], ci[2048], path[1200];
+    tdb_forget_home_conn(); /* a template may have no connection */
     tdb_home_dbname(from, src, sizeof src);
     snprintf(name, sizeof name, "lfr_c%ld_%d", (long)getpid(), ++counter);
     snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE %s", name, src);
@@ -320,7 +337,13 @@ static inline int tdb_try(const char *home, const char *sql, int n_values, const
     char ci[2048];
     tdb_home_conninfo(home, ci, sizeof ci);
     assert_true(ci[0] != 0);
-    PGconn *c = tdb_pg_connect(ci);
+    if (!tdb_home_conn || strcmp(ci, tdb_home_conn_info) ||
+        PQstatus(tdb_home_conn) != CONNECTION_OK) {
+        tdb_forget_home_conn();
+        tdb_home_conn = tdb_pg_connect(ci);
+        snprintf(tdb_home_conn_info, sizeof tdb_home_conn_info, "%s", ci);
+    }
+    PGconn *c = tdb_home_conn;
     PGresult *r;
     if (n_values == 0) {
         r = PQexec(c, sql);
@@ -359,7 +382,6 @@ static inline int tdb_try(const char *home, const char *sql, int n_values, const
         if (err) snprintf(err, err_cap, "%s", PQresultErrorMessage(r));
     }
     PQclear(r);
-    PQfinish(c);
     return rc;
 }
 
@@ -413,6 +435,46 @@ static inline int64_t tdb_count(const char *home, const char *sql)
     int64_t v = strtoll(box[1], NULL, 10);
     free(box[1]);
     return v;
+}
+
+/* ---- The server's disk -------------------------------------------------------------- */
+
+static inline void tdb_collect(int n, const char **v, void *ctx)
+{
+    char(*out)[1024] = ctx;
+    for (int i = 0; i < n && i < 2; i++)
+        snprintf(out[i], sizeof out[i], "%s", v[i]);
+}
+
+/* On PostgreSQL, after a checkpoint (so that what the database holds is in
+ * its files), call fn as nftw would for each file of the home's database
+ * and of the write-ahead log, and return 1; 0 (saying why) when that cannot
+ * be done (embedded homes, or a server whose files this process cannot
+ * read). */
+static inline int tdb_server_scan(const char *home,
+                                  int (*fn)(const char *, const struct stat *, int, struct FTW *))
+{
+    if (!tdb_pg()) return 0;
+    char out[2][1024] = {"", ""};
+    char err[512];
+    if (tdb_try(home, "CHECKPOINT", 0, NULL, NULL, NULL, err, sizeof err) ||
+        tdb_try(home,
+                "SELECT current_setting('data_directory'), (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())",
+                0, NULL, tdb_collect, out, err, sizeof err)) {
+        print_message("[  SKIP    ] the server's files: %s\n", err);
+        return 0;
+    }
+    char base[2100], wal[1100];
+    snprintf(base, sizeof base, "%s/base/%s", out[0], out[1]);
+    snprintf(wal, sizeof wal, "%s/pg_wal", out[0]);
+    if (access(base, R_OK | X_OK) || access(wal, R_OK | X_OK)) {
+        print_message("[  SKIP    ] the server's files: %s not readable here\n", base);
+        return 0;
+    }
+    assert_int_equal(nftw(base, fn, 16, FTW_PHYS), 0);
+    assert_int_equal(nftw(wal, fn, 16, FTW_PHYS), 0);
+    return 1;
 }
 
 /* ---- Sealed media ---------------------------------------------------------------------- */
@@ -476,6 +538,36 @@ static inline void tdb_media_plant(const char *home, const char *name, const voi
     t[0].tv_sec -= age_s;
     t[1] = t[0];
     assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+}
+
+/* Make blob `name` (NULL: every blob) look stored `age_s` seconds ago. */
+static inline void tdb_media_age(const char *home, const char *name, int64_t age_s)
+{
+    if (tdb_pg()) {
+        tdb_val v[2] = {TDB_INT(age_s), TDB_TEXT(name)};
+        tdb_exec(home,
+                 "UPDATE media SET created_at = now() - $1 * interval '1 second'"
+                 " WHERE $2::text IS NULL OR name = $2",
+                 2, v);
+        return;
+    }
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= age_s;
+    t[1] = t[0];
+    char p[1024];
+    if (name) {
+        snprintf(p, sizeof p, "%s/media/%s", home, name);
+        assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+        return;
+    }
+    snprintf(p, sizeof p, "%s/media", home);
+    DIR *d = opendir(p);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') assert_int_equal(utimensat(dirfd(d), e->d_name, t, 0), 0);
+    closedir(d);
 }
 
 #endif
