@@ -658,20 +658,6 @@ static void test_anchor_failure_keeps_enrolment(void **state)
     home_remove(&h);
 }
 
-static void raw_exec(const home *h, const char *sql)
-{
-    char db[700];
-    snprintf(db, sizeof db, "%s/lfr.db", h->path);
-    sqlite3 *d;
-    assert_int_equal(sqlite3_open(db, &d), SQLITE_OK);
-    char *err = NULL;
-    int rc = sqlite3_exec(d, sql, NULL, NULL, &err);
-    if (rc) print_error("%s: %s\n", sql, err ? err : "?");
-    sqlite3_free(err);
-    assert_int_equal(rc, SQLITE_OK);
-    sqlite3_close(d);
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -684,7 +670,9 @@ static void write_text(const char *path, const char *text)
  * changed with plain SQL to "../audit.head", to an absolute path, or left
  * a valid name whose file was replaced by a symbolic link, reaches nothing
  * outside media/: removal and decryption refuse (audited), and the files
- * named survive; a media folder that is a symbolic link is refused at open. */
+ * named survive; a media folder that is a symbolic link is refused at open.
+ * (On PostgreSQL, where media are rows and not files, the names are checked
+ * all the same.) */
 static void test_db_file_names_are_not_paths(void **state)
 {
     (void)state;
@@ -703,7 +691,7 @@ static void test_db_file_names_are_not_paths(void **state)
     snprintf(sql, sizeof sql,
              "UPDATE images SET media_file = '../audit.head' WHERE subject_id = %lld",
              (long long)a);
-    raw_exec(&h, sql);
+    raw_sql(&h, sql);
     assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
     float tpl[LFR_TEMPLATE_DIM];
     int n = 0;
@@ -718,10 +706,15 @@ static void test_db_file_names_are_not_paths(void **state)
 
     snprintf(sql, sizeof sql, "UPDATE images SET media_file = '%s' WHERE subject_id = %lld", victim,
              (long long)a);
-    raw_exec(&h, sql);
+    raw_sql(&h, sql);
     assert_int_equal(lfr_store_open(h.path, &s), LFR_OK);
     assert_int_equal(lfr_store_subject_remove(s, &u.op, a), LFR_ERR_TAMPERED);
     assert_int_equal(access(victim, F_OK), 0);
+    if (tdb_pg()) {
+        lfr_store_close(s);
+        home_remove(&h);
+        return;
+    }
 
     /* A valid name whose file became a symbolic link to another file. */
     shown sh = {0};
