@@ -93,6 +93,28 @@ int lfr_store_open(const char *home, lfr_store **store_out);
 /* Close a store; NULL does nothing. */
 void lfr_store_close(lfr_store *store);
 
+/* What lfr_store_copy copied. */
+typedef struct lfr_store_copy_result {
+    int64_t tables, rows;       /* every table's rows, audit entries included */
+    int64_t media, media_bytes; /* sealed media named by records */
+    uint64_t entries;           /* the home's audit entries, copied as they are */
+    int already;                /* 1: the database already held this copy */
+} lfr_store_copy_result;
+
+/* Copy the embedded home `from` into the PostgreSQL database to->database
+ * (empty; docs/POSTGRESQL.md), making `to_home` a home on it (absent or
+ * empty; it gets a copy of the key). Every row with its id, the audit log
+ * entry for entry and every sealed blob a record names are copied; then one
+ * "store.copy" entry says what was copied. The home must verify first, and
+ * the copy must verify after, with as many rows in each table as the home
+ * (LFR_ERR_TAMPERED or LFR_ERR_STORE otherwise). The database's part is
+ * one transaction: a copy that is interrupted leaves the database as it
+ * was, and run again (the same home, new home and database) it completes,
+ * without duplicates, also when only the new home was left unfinished.
+ * The home is only read; stop everything that writes to it first. */
+int lfr_store_copy(const char *from, const char *to_home, const lfr_store_config *to,
+                   lfr_store_copy_result *out);
+
 /* "sqlite" or "postgresql": where the open store keeps its records. */
 const char *lfr_store_backend(const lfr_store *store);
 

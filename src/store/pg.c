@@ -297,6 +297,11 @@ int lfr__pg_run(void *db, const char *sql, const lfr__pg_params *p, const char *
     return LFR_OK;
 }
 
+PGconn *lfr__pg_conn(void *db)
+{
+    return ((pgdb *)db)->conn;
+}
+
 /* ---- Reading results ---------------------------------------------------------------------- */
 
 const char *lfr__pg_get(const PGresult *r, int row, int col)

@@ -42,6 +42,9 @@ int lfr__pg_query(void *db, const char *sql, const lfr__pg_params *p, const char
 int lfr__pg_run(void *db, const char *sql, const lfr__pg_params *p, const char *what,
                 int64_t *changes_out);
 
+/* The connection of a store's database handle (pg_copy.c's pipeline). */
+PGconn *lfr__pg_conn(void *db);
+
 /* Reading a result: text ("" for NULL), integers (0 for NULL), doubles
  * (NaN for NULL), and text copied into a fixed buffer. */
 const char *lfr__pg_get(const PGresult *r, int row, int col);

@@ -46,7 +46,7 @@ static int dir_is_empty(const char *path)
     return empty;
 }
 
-static int make_dir(const char *path)
+int lfr__private_dir(const char *path)
 {
     if (mkdir(path, 0700) && errno != EEXIST)
         return lfr__err(LFR_ERR_IO, "%s: cannot create folder: %s", path, strerror(errno));
@@ -58,7 +58,7 @@ static int make_dir(const char *path)
 
 /* Create `path` (which must not exist) with mode 0600 and `size` bytes of
  * `data` (none for an empty file), synced to disk. */
-static int create_private_file(const char *path, const void *data, size_t size)
+int lfr__private_file(const char *path, const void *data, size_t size)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return lfr__err(LFR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
@@ -266,25 +266,25 @@ int lfr_store_init_with(const char *home, const lfr_store_config *config)
     }
     /* Before anything is made: the database must be there, and empty. */
     if (conninfo) rc = check_new_database(conninfo);
-    if (!rc) rc = make_dir(home);
+    if (!rc) rc = lfr__private_dir(home);
     if (rc) return rc;
 
     uint8_t k[LFR__KEY_BYTES];
     randombytes_buf(k, sizeof k);
-    rc = create_private_file(key, k, sizeof k);
+    rc = lfr__private_file(key, k, sizeof k);
     sodium_memzero(k, sizeof k);
     if (conninfo) {
         /* The sealed media live in the database: no media folder. */
         char line[4096 + 2];
         int n = snprintf(line, sizeof line, "%s\n", conninfo);
-        if (!rc) rc = create_private_file(dbfile, line, (size_t)n);
+        if (!rc) rc = lfr__private_file(dbfile, line, (size_t)n);
         sodium_memzero(line, sizeof line);
     } else {
-        if (!rc) rc = make_dir(media);
+        if (!rc) rc = lfr__private_dir(media);
         /* The database file is created here, 0600, so that SQLite (and its
          * -wal and -shm files, which copy its mode) never makes it
          * world-readable. */
-        if (!rc) rc = create_private_file(db, NULL, 0);
+        if (!rc) rc = lfr__private_file(db, NULL, 0);
     }
     if (rc) return rc;
 

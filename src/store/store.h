@@ -281,6 +281,12 @@ int lfr__store_migrate(lfr_store *s, int target);
 int lfr__store_authorise(lfr_store *s, const lfr_user *actor, lfr_action action, const char *object,
                          lfr__user_row *row_out);
 
+/* store.c: a folder of this user only (mode 0700, also when it exists and
+ * is empty), and a new file (O_EXCL, mode 0600) holding `size` bytes,
+ * synced. */
+int lfr__private_dir(const char *path);
+int lfr__private_file(const char *path, const void *data, size_t size);
+
 /* Open without migrating (tests of migrations). */
 int lfr__store_open_raw(const char *home, lfr_store **store_out);
 

@@ -30,6 +30,12 @@ const char lfr_cli_records_usage[] =
     "                                 with --database, records and sealed media go to\n"
     "                                 that (empty) PostgreSQL database instead\n"
     "                                 (postgresql://HOST/DB?sslmode=verify-full)\n"
+    "  store migrate --from HOME --to CONNINFO [--home NEW]\n"
+    "                                 copy an embedded home into an empty PostgreSQL\n"
+    "                                 database: every record, sealed media, the audit\n"
+    "                                 log as it is; verified before and after; safe to\n"
+    "                                 run again after an interruption. NEW: the new\n"
+    "                                 home (default HOME-postgresql)\n"
     "  user add NAME --role ROLE [--user ADMIN]\n"
     "                                 add a user (ROLE: operator, authorising_officer,\n"
     "                                 auditor, administrator); the first user, an\n"
@@ -580,6 +586,38 @@ static int cmd_subject(int argc, char **argv)
     return rc;
 }
 
+static int cmd_store(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "migrate"))
+        return usage_error("usage: lfr store migrate --from HOME --to CONNINFO [--home NEW]");
+    ropts o;
+    int rc = parse(argc - 1, argv + 1, "--from --to", 0, &o);
+    if (rc) return rc;
+    if (!o.from || !o.to) return usage_error("store migrate needs --from HOME and --to CONNINFO");
+    /* The new home: --home when given, else beside the old one. */
+    int given = 0;
+    for (int i = 1; i < argc; i++)
+        given |= !strcmp(argv[i], "--home");
+    char home[4096];
+    snprintf(home, sizeof home, "%s", given ? o.home : o.from);
+    if (!given) {
+        size_t n = strlen(home);
+        while (n > 1 && home[n - 1] == '/')
+            home[--n] = 0;
+        snprintf(home + n, sizeof home - n, "-postgresql");
+    }
+    lfr_store_config cfg = {.database = o.to};
+    lfr_store_copy_result r;
+    if (lfr_store_copy(o.from, home, &cfg, &r)) return lib_fail();
+    printf("%s %s into PostgreSQL, new home %s: %lld tables, %lld rows, %lld sealed media"
+           " (%lld bytes), audit entries 1 to %llu as they were, then the copy's own entry;"
+           " the copy verifies\n",
+           r.already ? "already copied" : "copied", o.from, home, (long long)r.tables,
+           (long long)r.rows, (long long)r.media, (long long)r.media_bytes,
+           (unsigned long long)r.entries);
+    return 0;
+}
+
 static int cmd_watchlist(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "stats")) return usage_error("usage: lfr watchlist stats ...");
@@ -624,6 +662,7 @@ int lfr_cli_records(const char *cmd, int argc, char **argv)
     if (!strcmp(cmd, "evaluation")) return cmd_evaluation(argc, argv);
     if (!strcmp(cmd, "subject")) return cmd_subject(argc, argv);
     if (!strcmp(cmd, "watchlist")) return cmd_watchlist(argc, argv);
+    if (!strcmp(cmd, "store")) return cmd_store(argc, argv);
     return lfr_cli_deploy(cmd, argc, argv);
 }
 
