@@ -42,6 +42,12 @@ int lfr__pg_query(void *db, const char *sql, const lfr__pg_params *p, const char
 int lfr__pg_run(void *db, const char *sql, const lfr__pg_params *p, const char *what,
                 int64_t *changes_out);
 
+/* Whether write transactions keep the write lock until their WAL is on
+ * disk (1), or commit, release it and then wait for the disk with the
+ * other writers (0, the default; pg.c's pg_commit). For comparisons in
+ * bench/store_writers. */
+void lfr__pg_strict_commit(int on);
+
 /* The connection of a store's database handle (pg_copy.c's pipeline). */
 PGconn *lfr__pg_conn(void *db);
 
