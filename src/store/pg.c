@@ -199,6 +199,24 @@ static int pg_open(const char *conninfo, int create, void **db_out)
     return LFR_OK;
 }
 
+/* The same, for reading only: every transaction of the session is read
+ * only, so nothing can be written through it (lfr_store_open_readonly). */
+static int pg_open_readonly(const char *conninfo, void **db_out)
+{
+    int rc = pg_open(conninfo, 0, db_out);
+    if (rc) return rc;
+    pgdb *db = *db_out;
+    PGresult *r = PQexec(db->conn, "SET default_transaction_read_only = on;");
+    rc = PQresultStatus(r) == PGRES_COMMAND_OK ? LFR_OK : pg_fail(db, r, "read only");
+    PQclear(r);
+    if (rc) {
+        PQfinish(db->conn);
+        free(db);
+        *db_out = NULL;
+    }
+    return rc;
+}
+
 static void pg_close(void *h)
 {
     pgdb *db = h;
@@ -649,6 +667,14 @@ static int pg_audit_each(void *db, const lfr_audit_filter *f,
             e.action = get(r, i, 3);
             e.object = get(r, i, 4);
             e.detail = get(r, i, 5);
+            /* Text in PostgreSQL holds no NUL byte: the lengths are the
+             * strings'; the columns are TEXT NOT NULL, so never malformed. */
+            e.n_time = strlen(e.time);
+            e.n_actor = strlen(e.actor);
+            e.n_action = strlen(e.action);
+            e.n_object = strlen(e.object);
+            e.n_detail = strlen(e.detail);
+            e.malformed = 0;
             get_hash(r, i, 6, e.prev_hash);
             get_hash(r, i, 7, e.hash);
             rc = fn(&e, ctx);
@@ -1155,9 +1181,112 @@ static int pg_blob_each_stale(void *db, int (*fn)(const char *name, void *ctx), 
     return rc;
 }
 
+/* ---- The transparency log ------------------------------------------------------ */
+
+static int pg_log_head_get(void *h, lfr__log_head *out)
+{
+    pgdb *db = h;
+    memset(out, 0, sizeof *out);
+    PGresult *r;
+    /* Binary rows: the size (8 bytes), the frontier as it is, the note. */
+    int rc = execute(db, "SELECT size, frontier, note FROM log_head WHERE id = 1;", NULL, 1,
+                     "read the log's head", &r);
+    if (rc) return rc;
+    if (PQntuples(r) == 0) {
+        rc = lfr__err(LFR_ERR_NOT_FOUND, "the log has no signed head");
+    } else {
+        int nf = PQgetlength(r, 0, 1), nn = PQgetlength(r, 0, 2);
+        int64_t size =
+            PQgetlength(r, 0, 0) == 8 ? (int64_t)be64((const uint8_t *)PQgetvalue(r, 0, 0)) : -1;
+        if (size < 0 || nf > LFR__FRONTIER_MAX || nn >= LFR__HEAD_NOTE_MAX) {
+            rc = lfr__err(LFR_ERR_TAMPERED, "the log's signed head (log_head) is malformed");
+        } else {
+            out->size = (uint64_t)size;
+            out->n_frontier = (size_t)nf;
+            if (nf) memcpy(out->frontier, PQgetvalue(r, 0, 1), (size_t)nf);
+            out->n_note = (size_t)nn;
+            memcpy(out->note, PQgetvalue(r, 0, 2), (size_t)nn);
+            out->note[nn] = 0;
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_log_head_put(void *db, const lfr__log_head *hd)
+{
+    lfr__pg_params p = {0};
+    lfr__pg_int(&p, (int64_t)hd->size);
+    lfr__pg_bytes(&p, hd->frontier, hd->n_frontier);
+    lfr__pg_text(&p, hd->note);
+    return lfr__pg_run(db,
+                       "INSERT INTO log_head (id, size, frontier, note) VALUES (1, $1, $2, $3)"
+                       " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
+                       " frontier = excluded.frontier, note = excluded.note;",
+                       &p, "write the log's head", NULL);
+}
+
+static int pg_log_checkpoint_add(void *db, uint64_t size, const char *time, const char *reason,
+                                 const char *note)
+{
+    lfr__pg_params p = {0};
+    lfr__pg_int(&p, (int64_t)size);
+    lfr__pg_text(&p, time);
+    lfr__pg_text(&p, reason);
+    lfr__pg_text(&p, note);
+    return lfr__pg_run(db,
+                       "INSERT INTO log_checkpoints (size, time, reason, note)"
+                       " VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING;",
+                       &p, "publish a checkpoint", NULL);
+}
+
+static int pg_log_checkpoint_last(void *db, uint64_t *size_out, char time_out[LFR__TIME_LEN])
+{
+    PGresult *r;
+    int rc = lfr__pg_query(db, "SELECT size, time FROM log_checkpoints ORDER BY size DESC LIMIT 1;",
+                           NULL, "read checkpoints", &r);
+    if (rc) return rc;
+    if (PQntuples(r) == 0) {
+        rc = lfr__err(LFR_ERR_NOT_FOUND, "no checkpoint published yet");
+    } else {
+        int64_t size = i64(r, 0, 0);
+        *size_out = size < 0 ? 0 : (uint64_t)size;
+        snprintf(time_out, LFR__TIME_LEN, "%s", get(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_log_checkpoint_each(void *db,
+                                  int (*fn)(uint64_t size, const char *time, const char *reason,
+                                            const char *note, void *ctx),
+                                  void *ctx)
+{
+    int64_t after = -1;
+    for (;;) {
+        lfr__pg_params p = {0};
+        lfr__pg_int(&p, after);
+        PGresult *r;
+        int rc = lfr__pg_query(db,
+                               "SELECT size, time, reason, note FROM log_checkpoints"
+                               " WHERE size > $1 ORDER BY size LIMIT " LFR__PG_PAGE_TEXT ";",
+                               &p, "read checkpoints", &r);
+        if (rc) return rc;
+        int rows = PQntuples(r);
+        for (int i = 0; !rc && i < rows; i++) {
+            int64_t size = i64(r, i, 0);
+            rc = fn(size < 0 ? 0 : (uint64_t)size, get(r, i, 1), get(r, i, 2), get(r, i, 3), ctx);
+            after = size;
+        }
+        PQclear(r);
+        if (rc || rows < LFR__PG_PAGE) return rc;
+    }
+}
+
 const lfr__backend lfr__pg_backend = {
     .name = "postgresql",
     .open = pg_open,
+    .open_readonly = pg_open_readonly,
     .close = pg_close,
     .begin = pg_begin,
     .commit = pg_commit,
@@ -1205,4 +1334,9 @@ const lfr__backend lfr__pg_backend = {
     .blob_get = pg_blob_get,
     .blob_delete = pg_blob_delete,
     .blob_each_stale = pg_blob_each_stale,
+    .log_head_get = pg_log_head_get,
+    .log_head_put = pg_log_head_put,
+    .log_checkpoint_add = pg_log_checkpoint_add,
+    .log_checkpoint_last = pg_log_checkpoint_last,
+    .log_checkpoint_each = pg_log_checkpoint_each,
 };

@@ -5,7 +5,10 @@
  * hashes), and every sealed blob that a row names, byte for byte (sealed
  * under the same key, which the new home gets a copy of). One entry is
  * added after the copied ones, "store.copy", saying what was copied from
- * where, so that the new log tells how it began.
+ * where, through the new home, as any change is (signed, anchored), so
+ * that the new log tells how it began. The new home gets copies of the
+ * keys (the media key, the log's signing key and its public keys) and of
+ * the anchor, so the copy continues the same signed log.
  *
  * Before anything is written the source's chain and records must verify;
  * after, the copy must verify in the new home, with as many rows in each
@@ -14,8 +17,8 @@
  * The database's part is one transaction: a copy interrupted (killed, the
  * connection lost) leaves the database as it was, and running it again
  * starts again; a run that finds the database already holding this very
- * copy (its entries up to the source's newest, then its store.copy entry)
- * only completes the new home and verifies. Anything else in the database
+ * copy (its entries up to the source's newest, with or without its
+ * store.copy entry after them) only completes what is left. Anything else in the database
  * is refused. The new home (key, `database`, audit.head) is written after
  * the commit, and a rerun completes one that a kill left half-made.
  *
@@ -92,8 +95,8 @@ static int check_new_home(const char *home, const uint8_t *key, const char *line
     int rc = LFR_OK;
     while (!rc && (e = readdir(d))) {
         const char *n = e->d_name;
-        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "audit.head") ||
-            !strcmp(n, "audit.lock") || !strcmp(n, "audit.head.tmp"))
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strncmp(n, "audit.", 6) ||
+            !strncmp(n, "log.", 4))
             continue;
         if (!strcmp(n, "key"))
             rc = same_file(home, "key", key, LFR__KEY_BYTES) < 0 ? LFR_ERR_CONFLICT : LFR_OK;
@@ -108,8 +111,34 @@ static int check_new_home(const char *home, const uint8_t *key, const char *line
     return rc;
 }
 
-static int write_home(const char *home, const uint8_t *key, const char *line, uint64_t head_seq,
-                      const uint8_t head_hash[LFR_HASH_BYTES])
+/* Copy home/leaf to the new home unless it is there already (a rerun
+ * after the copy's entry moved the anchor on), with the source's mode. */
+static int copy_home_file(const char *from, const char *to, const char *leaf)
+{
+    char src[4096], dst[4096];
+    int rc = path_in(from, leaf, src, sizeof src);
+    if (!rc) rc = path_in(to, leaf, dst, sizeof dst);
+    if (rc) return rc;
+    struct stat st;
+    if (lstat(dst, &st) == 0) return LFR_OK;
+    if (lstat(src, &st))
+        return errno == ENOENT ? LFR_OK : lfr__err(LFR_ERR_IO, "%s: %s", src, strerror(errno));
+    uint8_t *b = NULL;
+    size_t n = 0;
+    rc = lfr__read_file(src, (size_t)1 << 20, &b, &n);
+    if (!rc) rc = lfr__private_file(dst, b, n);
+    if (!rc && chmod(dst, st.st_mode & 0600))
+        rc = lfr__err(LFR_ERR_IO, "%s: %s", dst, strerror(errno));
+    if (b) {
+        sodium_memzero(b, n);
+        free(b);
+    }
+    return rc;
+}
+
+/* The new home: the media key, the connection string, the log's keys and
+ * the anchor, as the home has them. */
+static int write_home(const char *from, const char *home, const uint8_t *key, const char *line)
 {
     char path[4096];
     int rc = lfr__private_dir(home);
@@ -119,7 +148,9 @@ static int write_home(const char *home, const uint8_t *key, const char *line, ui
     if (!rc) rc = path_in(home, "database", path, sizeof path);
     if (!rc && same_file(home, "database", line, strlen(line)) == 0)
         rc = lfr__private_file(path, line, strlen(line));
-    if (!rc) rc = lfr__audit_anchor_write(home, head_seq, head_hash);
+    static const char *const leaves[] = {"log.key", "log.pub", "audit.head"};
+    for (size_t i = 0; !rc && i < sizeof leaves / sizeof leaves[0]; i++)
+        rc = copy_home_file(from, home, leaves[i]);
     return rc;
 }
 
@@ -420,12 +451,12 @@ static int check_media_names(source *src, void *pg, int64_t copied)
 
 /* ---- The copy ----------------------------------------------------------------------- */
 
-/* Whether the database holds this copy already: the source's entries to
- * its newest, then one store.copy entry (*done 1), or is empty (*done 0);
- * LFR_ERR_CONFLICT when it holds anything else. */
-static int existing_copy(void *pg, const lfr_audit_verdict *v, int *done)
+/* What the database holds of this copy: nothing (*state 0: empty), the
+ * copy without its store.copy entry (1), or with it (2); LFR_ERR_CONFLICT
+ * when it holds anything else. */
+static int existing_copy(void *pg, const lfr_audit_verdict *v, int *state)
 {
-    *done = 0;
+    *state = 0;
     int version = 0;
     int rc = lfr__pg_backend.schema_version(pg, &version);
     if (rc || version == 0) return rc;
@@ -440,20 +471,22 @@ static int existing_copy(void *pg, const lfr_audit_verdict *v, int *done)
     if (rc) return rc;
     char hex[2 * LFR_HASH_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, v->head_hash, LFR_HASH_BYTES);
-    int same = lfr__pg_i64(r, 0, 0) == (int64_t)v->head_seq + 1 &&
-               !strcmp(lfr__pg_get(r, 0, 1), hex) && !strcmp(lfr__pg_get(r, 0, 2), "store.copy");
+    int64_t n = lfr__pg_i64(r, 0, 0);
+    int same = !strcmp(lfr__pg_get(r, 0, 1), hex);
+    if (same && n == (int64_t)v->head_seq)
+        *state = 1;
+    else if (same && n == (int64_t)v->head_seq + 1 && !strcmp(lfr__pg_get(r, 0, 2), "store.copy"))
+        *state = 2;
     PQclear(r);
-    if (!same)
+    if (!*state)
         return lfr__err(LFR_ERR_CONFLICT,
                         "the database already holds an lfr store that is not a copy of this home"
                         " as it is now (schema version %d); copy into an empty database",
                         version);
-    *done = 1;
     return LFR_OK;
 }
 
-static int copy_all(lfr_store *from, source *src, void *pg, const lfr_audit_verdict *v,
-                    lfr_store_copy_result *res)
+static int copy_all(lfr_store *from, source *src, void *pg, lfr_store_copy_result *res)
 {
     PGconn *c = lfr__pg_conn(pg);
     int rc = lfr__pg_backend.begin(pg);
@@ -470,21 +503,6 @@ static int copy_all(lfr_store *from, source *src, void *pg, const lfr_audit_verd
     if (!rc) rc = check_media_names(src, pg, m.n);
     res->media = m.n;
     res->media_bytes = m.bytes;
-    if (!rc) {
-        /* The copy's own entry, after the copied ones. */
-        lfr_store t;
-        memset(&t, 0, sizeof t);
-        t.be = &lfr__pg_backend;
-        t.db = pg;
-        char hex[2 * LFR_HASH_BYTES + 1], detail[400];
-        sodium_bin2hex(hex, sizeof hex, v->head_hash, LFR_HASH_BYTES);
-        snprintf(detail, sizeof detail,
-                 "{\"from\":\"sqlite\",\"entries\":%llu,\"head\":\"%s\",\"tables\":%lld,"
-                 "\"rows\":%lld,\"media\":%lld,\"media_bytes\":%lld}",
-                 (unsigned long long)v->head_seq, hex, (long long)res->tables, (long long)res->rows,
-                 (long long)res->media, (long long)res->media_bytes);
-        rc = lfr__audit_append(&t, "system", "store.copy", "store", detail);
-    }
     if (!rc)
         rc = lfr__pg_backend.commit(pg);
     else
@@ -493,9 +511,10 @@ static int copy_all(lfr_store *from, source *src, void *pg, const lfr_audit_verd
 }
 
 /* After the copy: as many rows in every table as the source (audit: one
- * more, the copy's entry). */
-static int compare_counts(source *src, void *pg)
+ * more once the copy's entry is there); the totals to res. */
+static int compare_counts(source *src, void *pg, int with_entry, lfr_store_copy_result *res)
 {
+    res->tables = res->rows = 0;
     for (int i = 0; i < src->n_tables; i++) {
         const char *t = src->tables[i];
         int64_t a = 0, b = 0;
@@ -507,11 +526,22 @@ static int compare_counts(source *src, void *pg)
         if (rc) return rc;
         b = lfr__pg_i64(r, 0, 0);
         PQclear(r);
-        if (!strcmp(t, "audit")) b--;
+        if (!strcmp(t, "audit")) b -= with_entry;
+        /* Its entry's commit may have published a checkpoint. */
+        if (with_entry && !strcmp(t, "log_checkpoints") && b > a) b = a;
+        res->tables++;
+        res->rows += a;
         if (a != b)
             return lfr__err(LFR_ERR_STORE, "copy: table %s has %lld rows here and %lld in the home",
                             t, (long long)b, (long long)a);
     }
+    PGresult *r;
+    int rc = lfr__pg_query(pg, "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM media;",
+                           NULL, "count", &r);
+    if (rc) return rc;
+    res->media = lfr__pg_i64(r, 0, 0);
+    res->media_bytes = lfr__pg_i64(r, 0, 1);
+    PQclear(r);
     return LFR_OK;
 }
 
@@ -538,32 +568,46 @@ int lfr_store_copy(const char *from_home, const char *to_home, const lfr_store_c
     if (!rc) rc = check_new_home(to_home, from->key, line);
     void *pg = NULL;
     if (!rc) rc = lfr__pg_backend.open(to->database, 1, &pg);
-    int done = 0;
-    if (!rc) rc = existing_copy(pg, &v, &done);
+    int state = 0;
+    if (!rc) rc = existing_copy(pg, &v, &state);
     source src = {0};
     if (!rc) rc = source_open(from_home, &src);
-    if (!rc && !done) rc = copy_all(from, &src, pg, &v, &res);
-    res.already = done == 1;
+    if (!rc && state == 0) rc = copy_all(from, &src, pg, &res);
+    res.already = state != 0;
     res.entries = v.head_seq;
-    uint64_t head_seq = 0;
-    uint8_t head_hash[LFR_HASH_BYTES];
-    if (!rc) rc = lfr__pg_backend.audit_head(pg, &head_seq, head_hash);
-    if (!rc) rc = compare_counts(&src, pg);
-    if (!rc) rc = write_home(to_home, from->key, line, head_seq, head_hash);
+    if (!rc) rc = compare_counts(&src, pg, state == 2, &res);
     source_close(&src);
     lfr__pg_backend.close(pg);
+    if (!rc) rc = write_home(from_home, to_home, from->key, line);
     lfr_store_close(from);
     sodium_memzero(line, sizeof line);
     if (rc) return rc;
 
-    /* The copy, as the new home sees it. */
+    /* The copy's own entry, through the new home: signed and anchored as
+     * every change is. */
     lfr_store *copy = NULL;
     rc = lfr_store_open(to_home, &copy);
+    if (!rc && state < 2) {
+        char hex[2 * LFR_HASH_BYTES + 1], detail[400];
+        sodium_bin2hex(hex, sizeof hex, v.head_hash, LFR_HASH_BYTES);
+        snprintf(detail, sizeof detail,
+                 "{\"from\":\"sqlite\",\"entries\":%llu,\"head\":\"%s\",\"tables\":%lld,"
+                 "\"rows\":%lld,\"media\":%lld,\"media_bytes\":%lld}",
+                 (unsigned long long)v.head_seq, hex, (long long)res.tables, (long long)res.rows,
+                 (long long)res.media, (long long)res.media_bytes);
+        rc = lfr__store_begin(copy);
+        if (!rc) rc = lfr__audit_append(copy, "system", "store.copy", "store", detail);
+        if (!rc)
+            rc = lfr__store_commit(copy);
+        else
+            lfr__store_rollback(copy);
+    }
+    /* The copy, as the new home sees it. */
     lfr_audit_verdict cv;
     if (!rc) rc = lfr_audit_verify(copy, &cv);
-    if (!rc && cv.head_seq != head_seq)
+    if (!rc && cv.head_seq != v.head_seq + 1)
         rc = lfr__err(LFR_ERR_STORE, "copy: verified to entry %llu, not %llu",
-                      (unsigned long long)cv.head_seq, (unsigned long long)head_seq);
+                      (unsigned long long)cv.head_seq, (unsigned long long)v.head_seq + 1);
     lfr_store_close(copy);
     if (rc) return lfr__err_prefix(rc, "copy: the copy does not verify");
     if (out) *out = res;

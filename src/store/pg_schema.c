@@ -233,6 +233,31 @@ const char *const lfr__pg_migrations[] = {
     "  set_by " TXT " NOT NULL,"
     "  set_at " TXT " NOT NULL"
     ");",
+
+    /* 5 -> 6: the transparency log over the audit entries (src/store/log.c):
+     * the signed head of its Merkle tree, one row rewritten by every commit
+     * that appends, and the checkpoints published for outside parties
+     * (append-only). */
+    "CREATE TABLE log_head ("
+    "  id BIGINT PRIMARY KEY CHECK (id = 1),"
+    "  size BIGINT NOT NULL CHECK (size >= 0),"
+    "  frontier BYTEA NOT NULL,"
+    "  note " TXT " NOT NULL"
+    ");"
+    "CREATE TABLE log_checkpoints ("
+    "  size BIGINT PRIMARY KEY CHECK (size >= 0),"
+    "  time " TXT " NOT NULL,"
+    "  reason " TXT " NOT NULL,"
+    "  note " TXT " NOT NULL"
+    ");"
+    "CREATE FUNCTION log_checkpoints_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN RAISE EXCEPTION 'published checkpoints are append-only'; END$$;"
+    "CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints"
+    "  FOR EACH ROW EXECUTE FUNCTION log_checkpoints_append_only();"
+    "CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints"
+    "  FOR EACH ROW EXECUTE FUNCTION log_checkpoints_append_only();"
+    "CREATE TRIGGER log_checkpoints_no_truncate BEFORE TRUNCATE ON log_checkpoints"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION log_checkpoints_append_only();",
 };
 
 const int lfr__pg_n_migrations = (int)(sizeof lfr__pg_migrations / sizeof lfr__pg_migrations[0]);

@@ -380,15 +380,24 @@ int lfr_store_open_readonly(const char *home, lfr_store **store_out)
     char db[4096];
     int rc = home_path(home, "lfr.db", db, sizeof db);
     if (rc) return rc;
+    char *conninfo = NULL;
+    rc = read_database_file(home, &conninfo);
+    if (rc) return rc;
     struct stat st;
-    if (stat(db, &st)) return lfr__err(LFR_ERR_NOT_FOUND, "%s: not an lfr home (no lfr.db)", home);
+    if (!conninfo && stat(db, &st))
+        return lfr__err(LFR_ERR_NOT_FOUND, "%s: not an lfr home (no lfr.db)", home);
     lfr_store *s = calloc(1, sizeof *s);
-    if (!s) return lfr__err(LFR_ERR_NOMEM, "out of memory");
-    s->be = &lfr__sqlite_backend;
+    if (!s) {
+        free_secret(conninfo);
+        return lfr__err(LFR_ERR_NOMEM, "out of memory");
+    }
+    s->be = conninfo ? &lfr__pg_backend : &lfr__sqlite_backend;
+    s->media_fd = -1;
     s->readonly = 1;
     s->home = strdup(home);
     if (!s->home) rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
-    if (!rc) rc = s->be->open_readonly(db, &s->db);
+    if (!rc) rc = s->be->open_readonly(conninfo ? conninfo : db, &s->db);
+    free_secret(conninfo);
     if (!rc) rc = s->be->schema_version(s->db, &s->version);
     if (!rc && (s->version > s->be->schema_latest() || s->version < 0))
         rc = lfr__err(LFR_ERR_UNSUPPORTED,

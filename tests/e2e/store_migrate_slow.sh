@@ -188,8 +188,10 @@ compare_homes() { # LABEL OLD NEW
 new_db
 D1=$DB
 at 2026-06-01T12:00:00Z
+t0=$(date +%s%N)
 "$lfr" store migrate --from "$H" --to "$D1" --home "$tmp/demo-pg" >"$tmp/out" 2>"$tmp/err" &&
     ok "migrate: $(cat "$tmp/out")" || die "migrate: $(cat "$tmp/err")"
+t_copy=$((($(date +%s%N) - t0) / 1000000))
 "$lfr" audit verify --home "$tmp/demo-pg" >"$tmp/out" 2>&1 &&
     ok "the copy verifies: $(cat "$tmp/out")" || bad "the copy: $(cat "$tmp/out")"
 [ ! -e "$tmp/demo-pg/lfr.db" ] && [ ! -e "$tmp/demo-pg/media" ] &&
@@ -229,14 +231,17 @@ D2=$DB
 left=()
 kills=0
 seed_rng=${LFR_CRASH_SEED:-$$}
-echo "     kill times from seed $seed_rng"
+echo "     kill times from seed $seed_rng, within ${t_copy} ms (one copy's time)"
 RANDOM=$seed_rng
 for round in $(seq 1 12); do
     "$lfr" store migrate --from "$H" --to "$D2" --home "$tmp/kill-pg" >"$tmp/out" 2>"$tmp/err" &
     pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
-    if kill -KILL "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+    # Somewhere within one uninterrupted copy's time.
+    ms=$((RANDOM % (t_copy + 1)))
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+    kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    [ $? -eq 137 ] && kills=$((kills + 1))
     left+=("$(counts "$D2")")
 done
 want=$(source_counts "$H")
@@ -245,10 +250,15 @@ want=$(source_counts "$H")
     ok "killed $kills times, then run again: every row once ($want), the copy verifies" ||
     bad "after $kills kills: $(cat "$tmp/err") $(counts "$D2") (want $want)"
 # What each kill left: nothing, or the whole copy (one transaction).
-partial=0 empty=0 whole=0
+# The copy without its store.copy entry: one audit entry fewer.
+n_audit=$(echo "$want" | sed 's/.*audit|\([0-9]*\).*/\1/')
+before_entry=${want/audit|$n_audit/audit|$((n_audit - 1))}
+partial=0 empty=0 copied=0 whole=0
 for got in "${left[@]}"; do
     if [ -z "$got" ]; then
         empty=$((empty + 1))
+    elif [ "$got" = "$before_entry" ]; then
+        copied=$((copied + 1))
     elif [ "$got" = "$want" ]; then
         whole=$((whole + 1))
     else
@@ -256,7 +266,7 @@ for got in "${left[@]}"; do
     fi
 done
 [ "$partial" -eq 0 ] &&
-    ok "after every kill the database held nothing ($empty) or the whole copy ($whole)" ||
+    ok "after every kill the database held nothing ($empty), the copy without its entry ($copied) or with it ($whole)" ||
     bad "$partial kills left part of a copy"
 compare_homes "after kills" "$H" "$tmp/kill-pg"
 
