@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # The records commands end to end: init, users and roles, refusals that are
 # one line on stderr with exit 1 and land in the audit chain, audit verify,
-# and tampering with the database behind lfr's back (plain sqlite3), which
-# verify must catch and name. Passwords come from the environment only.
-# Usage: records_basic.sh path/to/lfr   (needs the sqlite3 command)
+# and tampering with the database behind lfr's back (plain SQL: sqlite3, or
+# psql on the PostgreSQL pass, dbsql.sh), which verify must catch and name.
+# Passwords come from the environment only.
+# Usage: records_basic.sh path/to/lfr   (needs the sqlite3 command, or psql)
 set -u
 lfr=${1:?usage: records_basic.sh LFR}
-if ! command -v sqlite3 >/dev/null 2>&1; then
-    echo "SKIP: the sqlite3 command is not installed (scripts/setup.sh)"
-    exit 77
-fi
+. "$(dirname "$0")/dbsql.sh"
+db_ready
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"; db_cleanup' EXIT
 export LFR_HOME="$tmp/home"
 unset LFR_PASSWORD LFR_NEW_PASSWORD LFR_FAKE_NOW
 admin_pw='admin passphrase 1'
@@ -59,13 +58,22 @@ audit_has() {
     if grep -qE -- "$2" "$tmp/out"; then ok "$1"; else bad "$1: no audit line matching $2"; fi
 }
 
-expect "init" 0 "initialised" "$lfr" init
+db_init_args
+expect "init" 0 "initialised" "$lfr" init "${dbargs[@]}"
 mode() { stat -c %a "$1"; }
-[ "$(mode "$LFR_HOME")" = 700 ] && [ "$(mode "$LFR_HOME/key")" = 600 ] &&
-    [ "$(mode "$LFR_HOME/media")" = 700 ] && [ "$(mode "$LFR_HOME/lfr.db")" = 600 ] &&
-    ok "home modes 700, key 600, media 700, db 600" || bad "home modes: $(ls -la "$LFR_HOME")"
+if db_pg; then
+    [ "$(mode "$LFR_HOME")" = 700 ] && [ "$(mode "$LFR_HOME/key")" = 600 ] &&
+        [ "$(mode "$LFR_HOME/database")" = 600 ] && [ ! -e "$LFR_HOME/media" ] &&
+        ok "home modes 700, key 600, database 600, no media folder" ||
+        bad "home modes: $(ls -la "$LFR_HOME")"
+else
+    [ "$(mode "$LFR_HOME")" = 700 ] && [ "$(mode "$LFR_HOME/key")" = 600 ] &&
+        [ "$(mode "$LFR_HOME/media")" = 700 ] && [ "$(mode "$LFR_HOME/lfr.db")" = 600 ] &&
+        ok "home modes 700, key 600, media 700, db 600" || bad "home modes: $(ls -la "$LFR_HOME")"
+fi
 expect "init twice refused" 1 "already initialised" "$lfr" init
-expect "init --home elsewhere" 0 "initialised" "$lfr" init --home "$tmp/other"
+db_init_args
+expect "init --home elsewhere" 0 "initialised" "$lfr" init --home "$tmp/other" "${dbargs[@]}"
 
 expect "bootstrap must be an administrator" 1 "first user must be an administrator" \
     env LFR_NEW_PASSWORD="$op_pw" "$lfr" user add eve --role operator
@@ -142,6 +150,8 @@ src=${LFR_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 pyverify() { python3 "$src/scripts/audit-verify.py" "$LFR_HOME"; }
 have_python=0
 python3 -c 'import hashlib, sqlite3' 2>/dev/null && have_python=1
+# It reads SQLite databases only.
+db_pg && have_python=0
 if [ "$have_python" = 1 ]; then
     if [ "$(pyverify)" = "$(cat "$tmp/out")" ]; then
         ok "scripts/audit-verify.py agrees: $(cat "$tmp/out")"
@@ -149,11 +159,11 @@ if [ "$have_python" = 1 ]; then
         bad "scripts/audit-verify.py says: $(pyverify 2>&1 | head -3)"
     fi
 else
-    echo "skip scripts/audit-verify.py: no python3 with sqlite3"
+    echo "skip scripts/audit-verify.py: no python3 with sqlite3, or not an embedded home"
 fi
 
 # The program cannot change the audit table by mistake ...
-if sqlite3 "$LFR_HOME/lfr.db" "UPDATE audit SET detail='x' WHERE seq=2" 2>/dev/null; then
+if db_sql "$LFR_HOME" "UPDATE audit SET detail='x' WHERE seq=2" 2>/dev/null; then
     bad "the audit table accepted an UPDATE"
 else
     ok "the audit table refuses UPDATE"
@@ -161,8 +171,8 @@ fi
 expect "audit verify still ok" 0 "audit chain ok" "$lfr" audit verify
 
 # ... and a person with the file who drops the guard is caught.
-cp -a "$LFR_HOME" "$tmp/backup"
-sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_update; UPDATE audit SET detail='x' WHERE seq=2"
+db_backup "$LFR_HOME" "$tmp/backup"
+db_sql "$LFR_HOME" "$(db_drop_trigger audit_no_update) UPDATE audit SET detail='x' WHERE seq=2"
 expect "edited entry 2" 1 "audit entry 2:" "$lfr" audit verify
 if [ "$have_python" = 1 ]; then
     out=$(pyverify)
@@ -170,30 +180,30 @@ if [ "$have_python" = 1 ]; then
         bad "audit-verify.py on the edited chain: $out"
 fi
 
-rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
-sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq=3"
+db_restore "$LFR_HOME" "$tmp/backup"
+db_sql "$LFR_HOME" "$(db_drop_trigger audit_no_delete) DELETE FROM audit WHERE seq=3"
 expect "deleted entry 3" 1 "audit entry 3:" "$lfr" audit verify
 
-rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
-sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_update;
+db_restore "$LFR_HOME" "$tmp/backup"
+db_sql "$LFR_HOME" "$(db_drop_trigger audit_no_update)
     UPDATE audit SET seq=1000 WHERE seq=4; UPDATE audit SET seq=4 WHERE seq=5;
     UPDATE audit SET seq=5 WHERE seq=1000"
 expect "swapped entries 4 and 5" 1 "audit entry 4:" "$lfr" audit verify
 
-rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
-last=$(sqlite3 "$LFR_HOME/lfr.db" "SELECT max(seq) FROM audit")
-sqlite3 "$LFR_HOME/lfr.db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq=$last"
+db_restore "$LFR_HOME" "$tmp/backup"
+last=$(db_sql "$LFR_HOME" "SELECT max(seq) FROM audit")
+db_sql "$LFR_HOME" "$(db_drop_trigger audit_no_delete) DELETE FROM audit WHERE seq=$last"
 expect "newest entry removed (anchor)" 1 "audit entry $last:" "$lfr" audit verify
 
 # Records must still say what their audit entries say: an operator made an
 # administrator with plain SQL is caught, naming the entry that added them.
-rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
-op_seq=$(sqlite3 "$LFR_HOME/lfr.db" "SELECT seq FROM audit WHERE action='user.add' AND object='user:op'")
-sqlite3 "$LFR_HOME/lfr.db" "UPDATE users SET role='administrator' WHERE name='op'"
+db_restore "$LFR_HOME" "$tmp/backup"
+op_seq=$(db_sql "$LFR_HOME" "SELECT seq FROM audit WHERE action='user.add' AND object='user:op'")
+db_sql "$LFR_HOME" "UPDATE users SET role='administrator' WHERE name='op'"
 expect "role raised outside lfr" 1 "audit entry $op_seq: user op no longer matches" "$lfr" audit verify
 
-rm -rf "$LFR_HOME" && cp -a "$tmp/backup" "$LFR_HOME"
-sqlite3 "$LFR_HOME/lfr.db" "UPDATE sharing SET n_images=0"
+db_restore "$LFR_HOME" "$tmp/backup"
+db_sql "$LFR_HOME" "UPDATE sharing SET n_images=0"
 expect "sharing register edited outside lfr" 1 "sharing entry 1 no longer matches" "$lfr" audit verify
 
 echo "$passes passed, $fails failed"
