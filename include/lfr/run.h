@@ -268,7 +268,12 @@ void lfr_event_sink_close(lfr_event_sink *s, int drain_ms, lfr_event_sink_stats 
 typedef struct lfr_supervisor lfr_supervisor;
 
 typedef struct lfr_supervisor_config {
-    const char *home;         /* the store's home; each run opens its own store handle */
+    const char *home; /* the store's home; each run opens its own store handle */
+    /* How a run opens its handle, when not lfr_store_open(home): e.g. the
+     * service's, with a key it unwrapped (lfr_store_open_key). Called from
+     * lfr_supervisor_start's thread; NULL: lfr_store_open. */
+    int (*open_store)(void *ctx, lfr_store **out);
+    void *open_store_ctx;
     lfr_engine *engine;       /* shared by every camera; open for the supervisor's life */
     lfr_events *events;       /* where events go; NULL: none */
     double poll_s;            /* each run re-reads its deployment's state this often; default 0.5 */

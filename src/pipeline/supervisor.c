@@ -217,7 +217,9 @@ static int prepare(lfr_supervisor *s, const lfr_user *actor, int64_t id, lfr__ru
 {
     lfr__run_config *c = rc_out;
     int rc = run_lock(s->home, id, &c->lock_fd);
-    if (!rc) rc = lfr_store_open(s->home, &c->store);
+    if (!rc)
+        rc = s->c.open_store ? s->c.open_store(s->c.open_store_ctx, &c->store)
+                             : lfr_store_open(s->home, &c->store);
     if (!rc && !(c->deployment = malloc(sizeof *c->deployment)))
         rc = lfr__err(LFR_ERR_NOMEM, "out of memory");
     lfr_deployment *d = c->deployment;
