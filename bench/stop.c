@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         const char *cams[] = {file, dead, http};
         int64_t id = live_deployment(&h, cams, 3, -60, 3600, 0.6);
         live_sleep(0.5);
-        lfr_run_options o = {1, 1, 0};
+        lfr_run_options o = {.realtime = 1, .loop = 1};
         if (!id || lfr_supervisor_start(sup, &h.op, id, &o)) return live_fail("start");
         lfr_run_status st;
         double t0 = live_now_s();

@@ -150,7 +150,7 @@ static void test_second_start_refused(void **state)
     fixture f;
     fixture_open(&f, NULL);
     int64_t id = clip_deployment(&f, 3600);
-    lfr_run_options o = {1, 1, 0};
+    lfr_run_options o = {.realtime = 1, .loop = 1};
     assert_int_equal(lfr_supervisor_start(f.sup, &f.h.op, id, &o), LFR_OK);
     /* Again, here. */
     assert_int_equal(lfr_supervisor_start(f.sup, &f.h.op, id, &o), LFR_ERR_CONFLICT);
@@ -221,7 +221,7 @@ static void test_stop_reaches_every_camera(void **state)
         if (halt) resumed = id;
         assert_true(id > 0);
         live_sleep(0.5); /* let ffmpeg listen */
-        lfr_run_options o = {1, 1, 0};
+        lfr_run_options o = {.realtime = 1, .loop = 1};
         assert_int_equal(lfr_supervisor_start(f.sup, &f.h.op, id, &o), LFR_OK);
         wait_up(f.sup, id, 0, 20);
         if (server) wait_up(f.sup, id, 2, 20);
@@ -265,7 +265,7 @@ static void test_auto_stop(void **state)
     fixture f;
     fixture_open(&f, NULL);
     int64_t a = clip_deployment(&f, 7), b = clip_deployment(&f, 7);
-    lfr_run_options o = {1, 1, 0};
+    lfr_run_options o = {.realtime = 1, .loop = 1};
     assert_int_equal(lfr_supervisor_start(f.sup, &f.h.op, a, &o), LFR_OK);
     assert_int_equal(lfr_supervisor_start(f.sup, &f.h.op, b, &o), LFR_OK);
     assert_int_equal(lfr_supervisor_halt(f.sup, b), LFR_OK);
@@ -300,7 +300,7 @@ static void test_auto_stop(void **state)
     assert_int_equal(d.state, LFR_DEPLOYMENT_STOPPED);
     assert_string_equal(d.stopped_by, "system");
     /* Audited as system's. */
-    lfr_audit_filter af = {"system", "deployment.stop", NULL, NULL, NULL};
+    lfr_audit_filter af = {.actor = "system", .action = "deployment.stop"};
     int n = 0;
     assert_int_equal(lfr_audit_list(f.h.st, &f.h.admin, &af, count_one, &n), LFR_OK);
     assert_int_equal(n, 2);
@@ -316,7 +316,7 @@ static void test_stopped_elsewhere(void **state)
     fixture f;
     fixture_open(&f, NULL);
     int64_t id = clip_deployment(&f, 3600);
-    lfr_run_options o = {1, 1, 0};
+    lfr_run_options o = {.realtime = 1, .loop = 1};
     assert_int_equal(lfr_supervisor_start(f.sup, &f.h.op, id, &o), LFR_OK);
     wait_up(f.sup, id, 0, 20);
     /* As `lfr deployment stop` in another process would: through the store. */
@@ -351,7 +351,7 @@ static int fail_alerts(void *ctx, int op)
 static int64_t store_alerts(fixture *f, int64_t id)
 {
     int64_t n = 0;
-    lfr_alert_filter af = {id, 0, NULL, NULL};
+    lfr_alert_filter af = {.deployment_id = id};
     assert_int_equal(lfr_store_alert_list(f->h.st, &f->h.op, &af, count_alert, &n), LFR_OK);
     return n;
 }
